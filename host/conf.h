@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpowerd: configuration from /etc/vpower/vpowerd.conf and the command line. */
+#pragma once
+
+#include <glib.h>
+
+#define VP_CONFIG_GROUP "vpowerd"
+#define VP_CONFIG_DEFAULT_FILE SYSCONFDIR "/vpower/vpowerd.conf"
+
+typedef enum { VP_SENSOR_AUTO, VP_SENSOR_POWERCAP, VP_SENSOR_MODEL } VpSensorKind;
+typedef enum { VP_POLICY_BUSY, VP_POLICY_ACTIVE, VP_POLICY_CAPACITY } VpPolicy;
+typedef enum { VP_TOPOLOGY_MIRROR, VP_TOPOLOGY_AGGREGATE } VpTopologyMode;
+
+typedef struct {
+  char *config_file;
+  char *connect;
+  char *inventory;          /* "libvirt" or "static:FILE" */
+  VpSensorKind sensor;
+  char *powercap_root;
+  char *proc_root;
+  char *sysfs_root;
+  double interval_s;
+  VpPolicy policy;
+  VpTopologyMode topology;
+  char *state_dir;
+  char *listen_host;
+  guint listen_port;
+  double save_interval_s;
+  double model_idle_watts;  /* per package */
+  double model_max_watts;   /* per package */
+  gboolean once;
+  gboolean foreground;
+  gboolean verbose;
+} VpConfig;
+
+void vp_config_free (VpConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpConfig, vp_config_free)
+
+/* Parses argv (removing what it consumes), reads the config file it names
+ * (or the default one, which may be absent) and merges them, the command line
+ * winning. On error returns NULL with a one-line message naming the key. When
+ * --help or --version was handled, returns NULL with no error: exit 0. */
+VpConfig *vp_config_load (int *argc, char ***argv, GError **error);
+
+/* Reads only the keyfile at path over the defaults: used by tests and reload. */
+VpConfig *vp_config_load_file (const char *path, GError **error);
+
+const char *vp_policy_to_string (VpPolicy policy);
+const char *vp_topology_to_string (VpTopologyMode topology);
+const char *vp_sensor_kind_to_string (VpSensorKind kind);

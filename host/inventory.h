@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpowerd: the inventory of VMs (libvirt or a static keyfile) behind one interface. */
+#pragma once
+
+#include <glib.h>
+
+#include "host/conf.h"
+
+/* One VM as the inventory last saw it. Immutable once listed. */
+typedef struct {
+  char *name;
+  char *uuid;       /* canonical lower-case 36-character form */
+  char *state;      /* running, paused, shutoff, crashed, pmsuspended, other */
+  int pid;          /* the QEMU process, 0 when not running or unknown */
+} VpVmInfo;
+
+VpVmInfo *vp_vm_info_new (const char *name, const char *uuid, const char *state, int pid);
+void vp_vm_info_free (VpVmInfo *vm);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpVmInfo, vp_vm_info_free)
+gboolean vp_vm_info_is_running (const VpVmInfo *vm);
+
+typedef struct _VpInventory VpInventory;
+
+/* Opens "libvirt" (config->connect) or "static:FILE". A libvirt inventory
+ * that cannot connect yet still opens: it retries in the background. */
+VpInventory *vp_inventory_open (const VpConfig *config, GError **error);
+void vp_inventory_free (VpInventory *inventory);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpInventory, vp_inventory_free)
+
+/* The current VMs, as a new reference to an immutable array of VpVmInfo*.
+ * *complete is TRUE when the list is known to be the whole truth (libvirt
+ * connected and synced; a readable static file): only then may the caller
+ * forget VMs that are missing from it. */
+GPtrArray *vp_inventory_list (VpInventory *inventory, gboolean *complete);
+
+/* For VMs whose QEMU threads cannot be read: cumulative CPU time in ns by
+ * UUID (libvirt's cpu.time), or NULL when the inventory has none. */
+GHashTable *vp_inventory_cpu_times (VpInventory *inventory, GError **error);
+
+/* Waits up to timeout_ms for the first connection attempt to finish, so a
+ * one-shot run sees the VMs. Returns vp_inventory_connected(). */
+gboolean vp_inventory_wait_ready (VpInventory *inventory, guint timeout_ms);
+
+/* FALSE while a libvirt inventory is disconnected. Always TRUE for static. */
+gboolean vp_inventory_connected (VpInventory *inventory);
+const char *vp_inventory_kind (VpInventory *inventory);
+
+/* Private to implementations. */
+typedef struct {
+  const char *kind;
+  GPtrArray *(*list) (gpointer impl, gboolean *complete);
+  GHashTable *(*cpu_times) (gpointer impl, GError **error);
+  gboolean (*connected) (gpointer impl);
+  gboolean (*wait_ready) (gpointer impl, guint timeout_ms);
+  void (*free) (gpointer impl);
+} VpInventoryOps;
+
+gpointer vp_inventory_static_open (const char *path, const char *proc_root, GError **error);
+extern const VpInventoryOps vp_inventory_static_ops;
+gpointer vp_inventory_libvirt_open (const char *uri, GError **error);
+extern const VpInventoryOps vp_inventory_libvirt_ops;

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpowerd: the immutable snapshot the engine publishes each tick, for HTTP (and later FUSE). */
+#pragma once
+
+#include <glib.h>
+
+typedef struct {
+  char *name;                   /* package-0, core, dram, psys */
+  char *index;                  /* powercap index path: "0", "0:0" */
+  guint64 max_energy_range_uj;
+  guint64 energy_uj;            /* what an energy_uj file shows: host raw, VM wrapped virtual */
+  guint64 total_uj;             /* monotonic: VM counter total; host: all energy accounted */
+  double power_w;               /* over the last tick */
+  /* Host zones only: */
+  guint64 host_processes_uj;    /* total to the host's own (non-VM) processes */
+  guint64 unattributed_uj;      /* total to nobody (policy active, capacity) */
+  double busy_ratio;            /* busy share of the zone's CPUs in the last tick */
+  gboolean estimated;           /* from the model sensor */
+} VpZoneSnapshot;
+
+typedef struct {
+  char *name;
+  char *uuid;
+  char *state;
+  int pid;
+  guint64 cpu_ns_total;
+  double cpu_share;             /* VM CPU time / host busy CPU time, last tick */
+  GArray *zones;                /* VpZoneSnapshot, in the VM's layout (mirror/aggregate) */
+} VpVmSnapshot;
+
+typedef struct {
+  guint64 ticks;                /* completed attribution ticks since start */
+  gint64 mono_us;               /* g_get_monotonic_time() of this snapshot */
+  gint64 real_us;               /* wall clock of this snapshot */
+  double interval_s;            /* configured tick length */
+  double last_interval_s;       /* measured length of the last tick */
+  char *sensor;
+  gboolean estimated;
+  char *policy;
+  char *topology;
+  char *inventory;
+  gboolean libvirt_connected;
+  GArray *zones;                /* VpZoneSnapshot: the host's zones */
+  GPtrArray *vms;               /* VpVmSnapshot, sorted by name */
+  double tick_duration_s;       /* CPU-side wall time the last tick took */
+  double tick_duration_total_s;
+  guint64 sensor_errors;
+  guint64 state_save_errors;
+} VpSnapshot;
+
+VpSnapshot *vp_snapshot_new (void);
+VpSnapshot *vp_snapshot_ref (VpSnapshot *snapshot);
+void vp_snapshot_unref (VpSnapshot *snapshot);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpSnapshot, vp_snapshot_unref)
+
+VpVmSnapshot *vp_vm_snapshot_new (void);
+GArray *vp_zone_snapshot_array_new (void);
+
+/* JSON views (json-glib) used by the HTTP API and --once. */
+char *vp_snapshot_host_json (const VpSnapshot *snapshot, gboolean pretty);
+char *vp_snapshot_vms_json (const VpSnapshot *snapshot, gboolean pretty);
+char *vp_snapshot_once_json (const VpSnapshot *snapshot);
+
+/* Prometheus text exposition 0.0.4. */
+char *vp_snapshot_metrics (const VpSnapshot *snapshot, gsize *length);

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpowerd: per-thread CPU run time of a process, and the CPU each thread last ran on. */
+#pragma once
+
+#include <glib.h>
+
+typedef struct {
+  int tid;
+  int cpu;              /* stat field 39: the CPU the thread last ran on */
+  guint64 runtime_ns;   /* schedstat field 1: nanoseconds spent running */
+} VpTaskTime;
+
+typedef struct {
+  int pid;
+  guint64 start_ticks;  /* stat field 22; tells a reused PID from the same process */
+  GArray *tasks;        /* VpTaskTime, sorted by tid */
+} VpProcessTimes;
+
+VpProcessTimes *vp_process_times_new (void);
+void vp_process_times_free (VpProcessTimes *times);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpProcessTimes, vp_process_times_free)
+
+/* Reads every thread of pid under proc_root. Fails (VP_ERROR_NOT_FOUND) when
+ * the process is gone. Threads that exit during the scan are skipped. */
+gboolean vp_process_times_read (const char *proc_root, int pid, VpProcessTimes *times, GError **error);
+
+/* Parses the text of /proc/<pid>/task/<tid>/stat: the start time (field 22)
+ * and the last CPU (field 39), reading fields only after the last ')'
+ * because thread names may contain spaces and parentheses ("CPU 0/TCG"). */
+gboolean vp_parse_task_stat (const char *text, guint64 *start_ticks, int *cpu);
+
+/* Adds, per dense package, the run time each thread of cur gained since prev
+ * (threads new since prev count from zero: they started after it). Returns
+ * FALSE when prev is not the same process (PID reuse or restart), in which
+ * case nothing is added. package_of_cpu maps a CPU number to a dense package. */
+gboolean vp_process_times_package_deltas (const VpProcessTimes *prev, const VpProcessTimes *cur,
+                                          const int *package_of_cpu, guint n_cpus,
+                                          guint64 *delta_ns_per_package);

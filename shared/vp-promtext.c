@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpower: Prometheus text exposition format 0.0.4 on a GString. */
+#include "config.h"
+
+#include "vp-promtext.h"
+
+#include <math.h>
+#include <stdarg.h>
+
+struct _VpPromText {
+  GString *out;
+  char *family;
+};
+
+VpPromText *
+vp_promtext_new (void)
+{
+  VpPromText *text = g_new0 (VpPromText, 1);
+  text->out = g_string_sized_new (4096);
+  return text;
+}
+
+void
+vp_promtext_free (VpPromText *text)
+{
+  if (!text)
+    return;
+  if (text->out)
+    g_string_free (text->out, TRUE);
+  g_free (text->family);
+  g_free (text);
+}
+
+/* HELP text escapes backslash and newline; label values also escape '"'. */
+static void
+append_escaped (GString *out, const char *value, gboolean quote)
+{
+  for (const char *p = value; *p; p++)
+    {
+      switch (*p)
+        {
+        case '\\': g_string_append (out, "\\\\"); break;
+        case '\n': g_string_append (out, "\\n"); break;
+        case '"':
+          if (quote)
+            g_string_append (out, "\\\"");
+          else
+            g_string_append_c (out, '"');
+          break;
+        default: g_string_append_c (out, *p); break;
+        }
+    }
+}
+
+void
+vp_promtext_family (VpPromText *text, const char *name, const char *type, const char *help)
+{
+  g_free (text->family);
+  text->family = g_strdup (name);
+  g_string_append_printf (text->out, "# HELP %s ", name);
+  append_escaped (text->out, help, FALSE);
+  g_string_append_printf (text->out, "\n# TYPE %s %s\n", name, type);
+}
+
+static void
+append_labels (GString *out, va_list ap)
+{
+  const char *key = va_arg (ap, const char *);
+  if (!key)
+    return;
+  g_string_append_c (out, '{');
+  for (gboolean first = TRUE; key; key = va_arg (ap, const char *), first = FALSE)
+    {
+      const char *value = va_arg (ap, const char *);
+      if (!first)
+        g_string_append_c (out, ',');
+      g_string_append_printf (out, "%s=\"", key);
+      append_escaped (out, value ? value : "", TRUE);
+      g_string_append_c (out, '"');
+    }
+  g_string_append_c (out, '}');
+}
+
+void
+vp_promtext_sample (VpPromText *text, double value, ...)
+{
+  va_list ap;
+
+  g_return_if_fail (text->family != NULL);
+  g_string_append (text->out, text->family);
+  va_start (ap, value);
+  append_labels (text->out, ap);
+  va_end (ap);
+
+  if (isnan (value))
+    g_string_append (text->out, " NaN\n");
+  else if (isinf (value))
+    g_string_append (text->out, value > 0 ? " +Inf\n" : " -Inf\n");
+  else
+    {
+      char buf[G_ASCII_DTOSTR_BUF_SIZE];
+      /* g_ascii_dtostr: locale-independent and round-trips exactly. */
+      g_string_append_printf (text->out, " %s\n", g_ascii_dtostr (buf, sizeof buf, value));
+    }
+}
+
+void
+vp_promtext_sample_micro (VpPromText *text, guint64 micro, ...)
+{
+  va_list ap;
+
+  g_return_if_fail (text->family != NULL);
+  g_string_append (text->out, text->family);
+  va_start (ap, micro);
+  append_labels (text->out, ap);
+  va_end (ap);
+  g_string_append_printf (text->out, " %" G_GUINT64_FORMAT ".%06u\n",
+                          micro / 1000000, (guint) (micro % 1000000));
+}
+
+char *
+vp_promtext_steal (VpPromText *text, gsize *length)
+{
+  if (length)
+    *length = text->out->len;
+  char *result = g_string_free (text->out, FALSE);
+  text->out = NULL;
+  vp_promtext_free (text);
+  return result;
+}
