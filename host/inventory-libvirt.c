@@ -176,8 +176,10 @@ on_close (virConnectPtr conn, int reason, void *opaque)
   LibvirtInventory *inventory = opaque;
   static const char *const reasons[] = { "error", "end of file", "keepalive timeout", "client closed" };
 
-  g_warning ("libvirt: connection to %s lost (%s); serving the last known VMs and reconnecting",
-             inventory->uri, reason >= 0 && reason < (int) G_N_ELEMENTS (reasons) ? reasons[reason] : "unknown");
+  g_warning ("libvirt: connection to %s lost (%s); serving the last known VMs and reconnecting "
+             "with backoff (up to every %d s)",
+             inventory->uri, reason >= 0 && reason < (int) G_N_ELEMENTS (reasons) ? reasons[reason] : "unknown",
+             RECONNECT_MAX_MS / 1000);
   g_mutex_lock (&inventory->lock);
   /* Closed later, from the reconnect timer: not from inside this callback. */
   inventory->dead_conn = g_steal_pointer (&inventory->conn);
@@ -253,9 +255,8 @@ on_reconnect_timer (int timer, void *opaque)
       inventory->reconnect_delay_ms = RECONNECT_MIN_MS;
       return;
     }
-  /* Say it once per backoff step that reaches the cap, not every attempt. */
-  if (inventory->reconnect_delay_ms < RECONNECT_MAX_MS)
-    g_warning ("libvirt: %s; retrying in %.1f s", error->message, inventory->reconnect_delay_ms / 1000.0);
+  /* The loss was reported once; each retry is only worth a debug line. */
+  g_debug ("libvirt: %s; retrying in %.1f s", error->message, inventory->reconnect_delay_ms / 1000.0);
   schedule_reconnect (inventory);
 }
 

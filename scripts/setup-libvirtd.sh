@@ -1,0 +1,58 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Bring up a root-run libvirtd with the QEMU driver on a machine without systemd (idempotent).
+set -euo pipefail
+
+die () { echo "setup-libvirtd: $*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+
+# Only the minimal hypervisor set: libvirt-daemon-system would pull in systemd
+# upgrades and a default network we do not want.
+packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed"
+fi
+
+# The QEMU driver resolves its built-in default user and group (both
+# libvirt-qemu on Debian) before it reads qemu.conf, and refuses to load if
+# either is missing, even though we run QEMU as root (as libvirt-qemu it
+# re-probes QEMU on every call).
+getent group kvm >/dev/null || groupadd -r kvm
+getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
+getent passwd libvirt-qemu >/dev/null ||
+  useradd -r -g kvm -d /var/lib/libvirt -M -s /usr/sbin/nologin libvirt-qemu
+# Without the log directory `libvirtd -d` exits at once.
+mkdir -p /var/log/libvirt
+
+# set_conf KEY VALUE: make qemu.conf say KEY = "VALUE" exactly once, replacing
+# any earlier (commented or not) setting so reruns do not pile up lines.
+conf=/etc/libvirt/qemu.conf
+set_conf () {
+  touch "$conf"
+  if grep -qE "^[[:space:]]*$1[[:space:]]*=" "$conf"; then
+    sed -i -E "s|^[[:space:]]*$1[[:space:]]*=.*|$1 = \"$2\"|" "$conf"
+  else
+    echo "$1 = \"$2\"" >>"$conf"
+  fi
+}
+set_conf user root
+set_conf group root
+set_conf stdio_handler file   # otherwise virtlogd must run too
+
+running=false
+if [ -s /run/libvirtd.pid ] && kill -0 "$(cat /run/libvirtd.pid)" 2>/dev/null; then
+  running=true
+fi
+$running || libvirtd -d || die "libvirtd -d failed (see /var/log/libvirt)"
+
+# libvirtd answers within a fraction of a second; poll rather than sleep.
+deadline=$((SECONDS + 30))
+until virsh -c qemu:///system uri >/dev/null 2>&1; do
+  [ "$SECONDS" -lt "$deadline" ] || die "libvirtd did not answer on qemu:///system within 30 s"
+  sleep 0.1
+done

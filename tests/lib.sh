@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# vpower test helpers for TAP test scripts: plan/ok, skipping, polling, a vpowerd runner.
+#
+# Scripts run under automake's TAP driver, which reads "1..N", "ok"/"not ok"
+# lines and treats "1..0 # SKIP reason" as a skipped test. Under CI=true a
+# missing prerequisite is a failure, never a skip: CI has all of them.
+
+: "${abs_top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+: "${abs_top_builddir:=$abs_top_srcdir/build}"
+: "${VPOWERD:=$abs_top_builddir/vpowerd}"
+export abs_top_srcdir abs_top_builddir VPOWERD
+
+vp_test_count=0
+vp_test_failed=0
+
+vp_plan () { echo "1..$1"; }
+
+# vp_ok CONDITION-EXIT-STATUS DESCRIPTION: use as `check; vp_ok $? "desc"`.
+vp_ok () {
+  vp_test_count=$((vp_test_count + 1))
+  if [ "$1" -eq 0 ]; then
+    echo "ok $vp_test_count - $2"
+  else
+    echo "not ok $vp_test_count - $2"
+    vp_test_failed=$((vp_test_failed + 1))
+  fi
+}
+
+# vp_check DESCRIPTION COMMAND...: runs the command and reports it.
+vp_check () {
+  local description=$1
+  shift
+  if "$@"; then vp_ok 0 "$description"; else vp_ok 1 "$description"; fi
+}
+
+vp_diag () { echo "# $*"; }
+
+vp_skip_or_fail () {
+  if [ "${CI:-}" = true ]; then
+    echo "Bail out! missing prerequisite in CI: $*"
+    exit 1
+  fi
+  echo "1..0 # SKIP $*"
+  exit 0
+}
+
+vp_require_root () {
+  [ "$(id -u)" -eq 0 ] || vp_skip_or_fail "needs root"
+}
+
+# vp_wait_for DEADLINE_SECONDS COMMAND...: polls COMMAND until it succeeds or
+# the deadline passes. This is synchronisation by polling, not a fixed sleep.
+vp_wait_for () {
+  local deadline=$(( $(date +%s%N) + $1 * 1000000000 ))
+  shift
+  until "$@"; do
+    [ "$(date +%s%N)" -lt "$deadline" ] || return 1
+    sleep 0.05
+  done
+}
+
+# vp_free_port: a TCP port nothing listens on right now.
+vp_free_port () {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# vp_get URL: prints the body; fails on HTTP errors.
+vp_get () { curl -fsS --max-time 5 "$1"; }
+
+# vp_json EXPR: evaluates a Python expression over the JSON on stdin, bound to `d`.
+vp_json () { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+vp_start_vpowerd () {
+  # vp_start_vpowerd LOGFILE ARGS...: starts vpowerd in the foreground
+  # (background job), sets VP_PID and VP_URL, waits for the first tick.
+  local log=$1
+  shift
+  VP_PORT=$(vp_free_port)
+  VP_URL="http://127.0.0.1:$VP_PORT"
+  "$VPOWERD" --foreground --listen "127.0.0.1:$VP_PORT" "$@" >>"$log" 2>&1 &
+  VP_PID=$!
+  vp_wait_for 20 vp_vpowerd_ticked || { cat "$log" >&2; return 1; }
+}
+
+vp_vpowerd_ticked () {
+  kill -0 "$VP_PID" 2>/dev/null || return 1
+  local ticks
+  ticks=$(vp_get "$VP_URL/api/v1/host" 2>/dev/null | vp_json 'd["ticks"]' 2>/dev/null) || return 1
+  [ "${ticks:-0}" -ge 1 ]
+}
+
+vp_finish () {
+  echo "# $vp_test_count tests, $vp_test_failed failed"
+  [ "$vp_test_failed" -eq 0 ]
+}
