@@ -89,6 +89,10 @@ vp_vpowerd_ticked () {
   [ "${ticks:-0}" -ge 1 ]
 }
 
+# vp_ticks: the engine's completed ticks; vp_ticks_at_least N: for vp_wait_for.
+vp_ticks () { vp_get "$VP_URL/api/v1/host" 2>/dev/null | vp_json 'd["ticks"]' 2>/dev/null; }
+vp_ticks_at_least () { local t; t=$(vp_ticks) && [ "${t:-0}" -ge "$1" ]; }
+
 vp_finish () {
   echo "# $vp_test_count tests, $vp_test_failed failed"
   [ "$vp_test_failed" -eq 0 ]
