@@ -313,11 +313,12 @@ event_thread (gpointer data)
 static char *
 pid_dir_for_uri (const char *uri)
 {
-  /* qemu:///system keeps pidfiles in /run/libvirt/qemu; the session daemon
-   * under $XDG_RUNTIME_DIR. Other drivers (test://) have none. */
-  if (g_str_has_prefix (uri, "qemu") && g_str_has_suffix (uri, "/system"))
-    return g_strdup (RUNSTATEDIR "/libvirt/qemu");
-  if (g_str_has_prefix (uri, "qemu") && g_str_has_suffix (uri, "/session"))
+  /* libvirt's own run directory, not ours (vpowerd's --prefix does not move
+   * libvirt's pidfiles). Only local connections: for a remote URI the
+   * pidfiles are on another host. The test:// driver has none. */
+  if (g_str_has_prefix (uri, "qemu:///system") || g_str_has_prefix (uri, "qemu+unix:///system"))
+    return g_strdup ("/run/libvirt/qemu");
+  if (g_str_has_prefix (uri, "qemu:///session") || g_str_has_prefix (uri, "qemu+unix:///session"))
     return g_build_filename (g_get_user_runtime_dir (), "libvirt", "qemu", "run", NULL);
   return NULL;
 }

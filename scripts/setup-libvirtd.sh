@@ -44,8 +44,12 @@ set_conf user root
 set_conf group root
 set_conf stdio_handler file   # otherwise virtlogd must run too
 
+# Running means the pidfile names a live libvirtd. kill -0 alone is not
+# enough: PID 1 here may be slow to reap, and a dead libvirtd stays a zombie.
 running=false
-if [ -s /run/libvirtd.pid ] && kill -0 "$(cat /run/libvirtd.pid)" 2>/dev/null; then
+pid=$(cat /run/libvirtd.pid 2>/dev/null || true)
+if [ -n "$pid" ] && read -r _ comm state _ <"/proc/$pid/stat" 2>/dev/null &&
+   [ "$comm" = "(libvirtd)" ] && [ "$state" != Z ]; then
   running=true
 fi
 $running || libvirtd -d || die "libvirtd -d failed (see /var/log/libvirt)"

@@ -1,0 +1,122 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Build a TCG test guest (uncompressed Debian kernel + busybox initramfs) into OUTDIR, cached.
+set -euo pipefail
+
+die () { echo "build-guest: $*" >&2; exit 1; }
+[ $# -eq 1 ] || die "usage: build-guest.sh OUTDIR"
+mkdir -p "$1"
+out=$(cd "$1" && pwd)
+self=${BASH_SOURCE[0]}
+
+# Cached: the outputs only depend on this script and the Debian packages.
+if [ "$out/vmlinux" -nt "$self" ] && [ "$out/initramfs.gz" -nt "$self" ]; then
+  exit 0
+fi
+
+# Loaded in this order by /init: each needs the ones before it.
+modules=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
+         netfs fscache 9pnet 9pnet_virtio 9p fuse virtiofs)
+
+if [ ! -x /bin/busybox ] || ! file -L /bin/busybox | grep -q 'statically linked'; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends busybox-static >/dev/null \
+    || die "apt-get install busybox-static failed"
+fi
+
+# The versioned image that the linux-image-amd64 metapackage points at.
+# (No `| head` in these pipelines: under pipefail, its SIGPIPE to the writer
+# would fail the script.)
+pkg=$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-6\.1\.[^ ]*-amd64\)$/\1/p')
+pkg=${pkg%%$'\n'*}
+[ -n "$pkg" ] || die "cannot resolve the kernel package behind linux-image-amd64"
+
+# Keep the extracted kernel per package so a script change does not refetch it.
+kdir=$out/$pkg
+if [ ! -d "$kdir" ]; then
+  tmp=$(mktemp -d "$out/fetch.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+  # The sandbox user _apt cannot write into our private temp dir.
+  (cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null) \
+    || die "apt-get download $pkg failed"
+  # Only the kernel and a dozen modules: ~41 MB of the ~430 MB package.
+  patterns=('./boot/vmlinuz-*')
+  for m in "${modules[@]}"; do patterns+=("./lib/modules/*/$m.ko" "./lib/modules/*/$m.ko.xz"); done
+  mkdir "$tmp/x"
+  dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp/x" --wildcards "${patterns[@]}" 2>/dev/null || true
+  ls "$tmp"/x/boot/vmlinuz-* >/dev/null 2>&1 || die "no boot/vmlinuz-* in $pkg"
+  find "$tmp/x" -name '*.ko.xz' -exec xz -d {} +
+  mv "$tmp/x" "$kdir"
+  rm -rf "$tmp"
+  trap - EXIT
+fi
+
+# PVH boot of the plain ELF vmlinux is about twice as fast as the bzImage
+# under TCG. The bzImage carries it as one XZ stream after the setup code;
+# --single-stream ignores whatever follows the stream.
+# (Process substitution: xz stops reading early and tail's SIGPIPE is no error.)
+vmlinuz=$(find "$kdir/boot" -name 'vmlinuz-*' -print -quit)
+offset=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$vmlinuz" | cut -d: -f1 | sed -n 1p)
+[ -n "$offset" ] || die "no XZ payload in $vmlinuz"
+xz -dc --single-stream < <(tail -c +$((offset + 1)) "$vmlinuz") >"$out/vmlinux.tmp" \
+  || die "cannot decompress the XZ payload of $vmlinuz"
+file "$out/vmlinux.tmp" | grep -q ELF || die "the payload of $vmlinuz is not an ELF vmlinux"
+mv "$out/vmlinux.tmp" "$out/vmlinux"
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,dev,proc,sys,mnt,lib/modules}
+cp /bin/busybox "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
+# Some modules are built into the Debian kernel; ship only those that are not.
+for m in "${modules[@]}"; do
+  f=$(find "$kdir/lib/modules" -name "$m.ko" -print -quit)
+  [ -z "$f" ] || cp "$f" "$root/lib/modules/"
+done
+
+cat >"$root/init" <<INIT
+#!/bin/sh
+# Test guest init: load the virtio and share modules, then do what vp.cmd= says.
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+# The initramfs has no /dev/console node, so the kernel gave us no stdio.
+exec </dev/console >/dev/console 2>&1
+for m in ${modules[*]}; do
+  [ -f /lib/modules/\$m.ko ] && insmod /lib/modules/\$m.ko
+done
+
+cmd= reads=5
+for arg in \$(cat /proc/cmdline); do
+  case \$arg in
+    vp.cmd=*) cmd=\${arg#vp.cmd=} ;;
+    vp.reads=*) reads=\${arg#vp.reads=} ;;
+  esac
+done
+
+read_share () {
+  if ! mount "\$@" vpower /mnt; then
+    echo "VP-ERROR mount \$*"
+    poweroff -f
+  fi
+  i=0
+  while [ \$i -lt \$reads ]; do
+    [ \$i -eq 0 ] || sleep 1
+    echo "VP-VALUE \$(cat /mnt/intel-rapl:0/energy_uj)"
+    i=\$((i + 1))
+  done
+  echo VP-DONE
+  poweroff -f
+}
+
+case \$cmd in
+  burn) echo VP-READY; while :; do :; done ;;
+  read9p) read_share -t 9p -o trans=virtio,version=9p2000.L,cache=none,msize=262144 ;;
+  readvirtiofs) read_share -t virtiofs ;;
+  *) echo "VP-ERROR unknown vp.cmd=\$cmd"; poweroff -f ;;
+esac
+INIT
+chmod +x "$root/init"
+
+(cd "$root" && find . | busybox cpio -o -H newc -R 0:0 2>/dev/null) | gzip -9 >"$out/initramfs.gz.tmp"
+mv "$out/initramfs.gz.tmp" "$out/initramfs.gz"

@@ -1,0 +1,51 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Print the libvirt domain XML of a test guest built by build-guest.sh.
+set -euo pipefail
+
+if [ $# -lt 3 ] || [ $# -gt 5 ]; then
+  echo "usage: domain.sh NAME MODE OUTDIR [SHARE_DIR] [9p|virtiofs]" >&2
+  exit 2
+fi
+name=$1 mode=$2 out=$3 share=${4:-} share_type=${5:-9p}
+
+# virtiofsd maps guest memory, so virtiofs needs shared memfd-backed RAM.
+memory_backing='' filesystem=''
+if [ -n "$share" ]; then
+  case $share_type in
+    9p)
+      filesystem="<filesystem type='mount' accessmode='passthrough'><driver type='path'/><source dir='$share'/><target dir='vpower'/><readonly/></filesystem>" ;;
+    virtiofs)
+      memory_backing="<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>"
+      # libvirt 9.0 rejects <readonly/> on virtiofs; the share is read-only anyway.
+      filesystem="<filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/><binary path='/usr/lib/qemu/virtiofsd'><cache mode='none'/></binary><source dir='$share'/><target dir='vpower'/></filesystem>" ;;
+    *) echo "domain.sh: unknown share type '$share_type'" >&2; exit 2 ;;
+  esac
+fi
+
+# type='qemu' (TCG): /dev/kvm exists on these hosts but KVM guests hang.
+cat <<XML
+<domain type='qemu'>
+  <name>$name</name>
+  <memory unit='MiB'>192</memory>
+  <vcpu>1</vcpu>
+  ${memory_backing}
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>$out/vmlinux</kernel>
+    <initrd>$out/initramfs.gz</initrd>
+    <cmdline>console=ttyS0 quiet vp.cmd=$mode</cmdline>
+  </os>
+  <!-- Without it libvirt runs QEMU with ACPI off, and poweroff -f only halts. -->
+  <features><acpi/></features>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <serial type='file'><source path='$out/$name.console'/><target port='0'/></serial>
+    <console type='file'><source path='$out/$name.console'/><target type='serial' port='0'/></console>
+    ${filesystem}
+    <memballoon model='none'/>
+  </devices>
+</domain>
+XML
