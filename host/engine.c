@@ -38,7 +38,7 @@ typedef struct {
 struct _VpEngine {
   VpConfig config;            /* shallow copy; strings owned by the caller's config */
   char *proc_root;
-  char *state_path;
+  VpStateStore *state;
   char *boot_id;
   gboolean persist;
 
@@ -176,7 +176,7 @@ vp_engine_free (VpEngine *engine)
   g_free (engine->package_busy_ns);
   g_free (engine->package_total_ns);
   g_free (engine->proc_root);
-  g_free (engine->state_path);
+  vp_state_store_free (engine->state);
   g_free (engine->boot_id);
   g_free (engine->last_sensor_error);
   g_free (engine->last_save_error);
@@ -185,7 +185,7 @@ vp_engine_free (VpEngine *engine)
   g_free (engine);
 }
 
-static void publish (VpEngine *engine, const GPtrArray *vms, double interval_s);
+static void publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double interval_s);
 
 VpEngine *
 vp_engine_new (const VpConfig *config, gboolean persist, GError **error)
@@ -227,8 +227,9 @@ vp_engine_new (const VpConfig *config, gboolean persist, GError **error)
                        config->state_dir, g_strerror (errno));
           return NULL;
         }
-      engine->state_path = g_build_filename (config->state_dir, "counters.state", NULL);
-      if (!vp_state_load (engine->state_path, engine->ledger, engine->boot_id, &engine->prev, error))
+      g_autofree char *path = g_build_filename (config->state_dir, "counters.state", NULL);
+      engine->state = vp_state_store_new (path);
+      if (!vp_state_store_load (engine->state, engine->ledger, engine->boot_id, &engine->prev, error))
         return NULL;
     }
 
@@ -239,7 +240,7 @@ vp_engine_new (const VpConfig *config, gboolean persist, GError **error)
   /* Publish the restored counters at once, so readers never see less than
    * what was published before a restart. */
   g_autoptr (GPtrArray) none = g_ptr_array_new ();
-  publish (engine, none, 0);
+  publish (engine, none, NULL, 0);
   return g_steal_pointer (&engine);
 }
 
@@ -348,8 +349,8 @@ vm_package_deltas (VpEngine *engine, const GPtrArray *vms, const VpSample *prev,
 }
 
 static void
-attribute (VpEngine *engine, const GPtrArray *vms, const VpSample *prev, const VpSample *cur,
-           gint64 interval_ns)
+attribute (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, const VpSample *prev,
+           const VpSample *cur, gint64 interval_ns)
 {
   VpTopology *topology = engine->topology;
   guint n_packages = topology->n_packages;
@@ -361,11 +362,8 @@ attribute (VpEngine *engine, const GPtrArray *vms, const VpSample *prev, const V
   g_autofree guint64 *vm_ns = g_new0 (guint64, (gsize) MAX (n_vms, 1) * n_packages);
   vm_package_deltas (engine, vms, prev, cur, vm_ns);
 
-  g_autofree VpVmLedger **vm_ledgers = g_new (VpVmLedger *, MAX (n_vms, 1));
   for (guint i = 0; i < n_vms; i++)
     {
-      const VpVmInfo *vm = vms->pdata[i];
-      vm_ledgers[i] = vp_ledger_vm (ledger, vm->uuid, vm->name);
       vm_ledgers[i]->last_cpu_ns = 0;
       for (guint p = 0; p < n_packages; p++)
         vm_ledgers[i]->last_cpu_ns += vm_ns[(gsize) i * n_packages + p];
@@ -420,6 +418,9 @@ attribute (VpEngine *engine, const GPtrArray *vms, const VpSample *prev, const V
 static void
 forget_removed_vms (VpEngine *engine, const GPtrArray *vms)
 {
+  /* Every listed VM has a ledger row: equal sizes mean nothing to forget. */
+  if (g_hash_table_size (engine->ledger->vms) == vms->len)
+    return;
   g_autoptr (GHashTable) present = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint i = 0; i < vms->len; i++)
     g_hash_table_add (present, ((VpVmInfo *) vms->pdata[i])->uuid);
@@ -438,8 +439,8 @@ static void
 fill_zone (VpZoneSnapshot *out, const char *name, const char *index, guint64 max_uj, guint64 total_uj,
            guint64 last_uj, double interval_s, gboolean estimated)
 {
-  out->name = g_strdup (name);
-  out->index = g_strdup (index);
+  out->name = name;
+  out->index = index;
   out->max_energy_range_uj = max_uj;
   out->total_uj = total_uj;
   out->energy_uj = vp_counter_publish (total_uj, max_uj);
@@ -455,18 +456,20 @@ compare_vm_name (gconstpointer a, gconstpointer b)
   return by_name ? by_name : g_strcmp0 (x->uuid, y->uuid);
 }
 
+/* Fills vm (and its zones, already pointing into the snapshot's storage)
+ * from its ledger row. Strings are borrowed: the caller keeps them alive. */
 static void
-add_vm_snapshot (VpEngine *engine, VpSnapshot *snapshot, const VpVmLedger *ledger_vm, const VpVmInfo *info,
-                 double interval_s, guint64 busy_ns)
+fill_vm_snapshot (VpEngine *engine, VpVmSnapshot *vm, const VpVmLedger *ledger_vm, const char *name,
+                  const char *state, int pid, double interval_s, guint64 busy_ns)
 {
-  VpVmSnapshot *vm = vp_vm_snapshot_new ();
-  vm->name = g_strdup (info ? info->name : ledger_vm->name);
-  vm->uuid = g_strdup (ledger_vm->uuid);
-  /* A VM only the state file knows (libvirt not answering yet). */
-  vm->state = g_strdup (info ? info->state : "unknown");
-  vm->pid = info ? info->pid : 0;
+  gboolean estimated = vp_sensor_estimated (engine->sensor);
+  vm->name = name;
+  vm->uuid = ledger_vm->uuid;
+  vm->state = state;
+  vm->pid = pid;
   vm->cpu_ns_total = ledger_vm->cpu_ns_total;
   vm->cpu_share = busy_ns ? MIN (1.0, (double) ledger_vm->last_cpu_ns / busy_ns) : 0;
+  vm->n_zones = engine->view->len;
   for (guint v = 0; v < engine->view->len; v++)
     {
       const VpViewZone *view = &g_array_index (engine->view, VpViewZone, v);
@@ -477,15 +480,13 @@ add_vm_snapshot (VpEngine *engine, VpSnapshot *snapshot, const VpVmLedger *ledge
           total += ledger_vm->zones[z].total_uj;
           last += ledger_vm->zones[z].last_uj;
         }
-      g_array_set_size (vm->zones, vm->zones->len + 1);
-      fill_zone (&g_array_index (vm->zones, VpZoneSnapshot, vm->zones->len - 1), view->name, view->index,
-                 view->max_energy_range_uj, total, last, interval_s, vp_sensor_estimated (engine->sensor));
+      fill_zone (&vm->zones[v], view->name, view->index, view->max_energy_range_uj, total, last, interval_s,
+                 estimated);
     }
-  g_ptr_array_add (snapshot->vms, vm);
 }
 
 static void
-publish (VpEngine *engine, const GPtrArray *vms, double interval_s)
+publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double interval_s)
 {
   VpSnapshot *snapshot = vp_snapshot_new ();
   VpLedger *ledger = engine->ledger;
@@ -531,20 +532,50 @@ publish (VpEngine *engine, const GPtrArray *vms, double interval_s)
       out->busy_ratio = zone_total ? MIN (1.0, (double) zone_busy / zone_total) : 0;
     }
 
-  g_autoptr (GHashTable) listed = g_hash_table_new (g_str_hash, g_str_equal);
-  for (guint i = 0; i < vms->len; i++)
+  /* VMs only the state file knows (libvirt not answering yet) are served
+   * too. Every listed VM has a row, so equal sizes mean there are none. */
+  g_autoptr (GPtrArray) unlisted = g_ptr_array_new ();
+  if (g_hash_table_size (ledger->vms) != vms->len)
     {
-      const VpVmInfo *info = vms->pdata[i];
-      VpVmLedger *ledger_vm = vp_ledger_vm (ledger, info->uuid, info->name);
-      g_hash_table_add (listed, ledger_vm->uuid);
-      add_vm_snapshot (engine, snapshot, ledger_vm, info, interval_s, busy_ns);
+      g_autoptr (GHashTable) listed = g_hash_table_new (g_str_hash, g_str_equal);
+      for (guint i = 0; i < vms->len; i++)
+        g_hash_table_add (listed, vm_ledgers[i]->uuid);
+      GHashTableIter iter;
+      gpointer value;
+      g_hash_table_iter_init (&iter, ledger->vms);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        if (!g_hash_table_contains (listed, ((VpVmLedger *) value)->uuid))
+          g_ptr_array_add (unlisted, value);
     }
-  GHashTableIter iter;
-  gpointer value;
-  g_hash_table_iter_init (&iter, ledger->vms);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (!g_hash_table_contains (listed, ((VpVmLedger *) value)->uuid))
-      add_vm_snapshot (engine, snapshot, value, NULL, interval_s, busy_ns);
+
+  guint n_vms = vms->len + unlisted->len, n_view = engine->view->len;
+  snapshot->vm_storage = g_new0 (VpVmSnapshot, MAX (n_vms, 1));
+  snapshot->zone_storage = g_new0 (VpZoneSnapshot, MAX (n_vms * n_view, 1));
+  /* Listed VMs' strings live in the inventory's immutable list; unlisted
+   * ones' in copies. The snapshot holds both. */
+  g_ptr_array_add (snapshot->keepalive, g_ptr_array_ref ((GPtrArray *) vms));
+  GPtrArray *copies = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (snapshot->keepalive, copies);
+  for (guint i = 0; i < n_vms; i++)
+    {
+      VpVmSnapshot *vm = &snapshot->vm_storage[i];
+      vm->zones = &snapshot->zone_storage[(gsize) i * n_view];
+      if (i < vms->len)
+        {
+          const VpVmInfo *info = vms->pdata[i];
+          fill_vm_snapshot (engine, vm, vm_ledgers[i], info->name, info->state, info->pid, interval_s, busy_ns);
+        }
+      else
+        {
+          VpVmLedger *row = unlisted->pdata[i - vms->len];
+          char *uuid = g_strdup (row->uuid), *name = g_strdup (row->name);
+          g_ptr_array_add (copies, uuid);
+          g_ptr_array_add (copies, name);
+          fill_vm_snapshot (engine, vm, row, name, "unknown", 0, interval_s, busy_ns);
+          vm->uuid = uuid;   /* the row may be forgotten while the snapshot lives */
+        }
+      g_ptr_array_add (snapshot->vms, vm);
+    }
   g_ptr_array_sort (snapshot->vms, compare_vm_name);
 
   g_mutex_lock (&engine->lock);
@@ -574,7 +605,7 @@ vp_engine_save (VpEngine *engine, gboolean durable, GError **error)
 {
   if (!engine->persist)
     return TRUE;
-  if (!vp_state_save (engine->state_path, engine->ledger, engine->prev, engine->boot_id, durable, error))
+  if (!vp_state_store_save (engine->state, engine->ledger, engine->prev, engine->boot_id, durable, error))
     {
       engine->state_save_errors++;
       return FALSE;
@@ -614,6 +645,11 @@ vp_engine_tick (VpEngine *engine)
 
   gboolean complete = FALSE;
   g_autoptr (GPtrArray) vms = vp_inventory_list (engine->inventory, &complete);
+  /* Each listed VM's ledger row, looked up once for the whole tick. */
+  g_autofree VpVmLedger **vm_ledgers = g_new (VpVmLedger *, MAX (vms->len, 1));
+  for (guint i = 0; i < vms->len; i++)
+    vm_ledgers[i] = vp_ledger_vm (engine->ledger, ((VpVmInfo *) vms->pdata[i])->uuid,
+                                  ((VpVmInfo *) vms->pdata[i])->name);
   sample_vms (engine, vms, cur);
 
   double interval_s = 0;
@@ -621,7 +657,7 @@ vp_engine_tick (VpEngine *engine)
     {
       gint64 interval_ns = cur->mono_ns - engine->prev->mono_ns;
       interval_s = interval_ns / 1e9;
-      attribute (engine, vms, engine->prev, cur, interval_ns);
+      attribute (engine, vms, vm_ledgers, engine->prev, cur, interval_ns);
       engine->ticks++;
     }
   if (complete)
@@ -641,5 +677,5 @@ vp_engine_tick (VpEngine *engine)
 
   engine->tick_duration_s = (g_get_monotonic_time () - started_us) / 1e6;
   engine->tick_duration_total_s += engine->tick_duration_s;
-  publish (engine, vms, interval_s);
+  publish (engine, vms, vm_ledgers, interval_s);
 }

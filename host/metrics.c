@@ -59,17 +59,17 @@ vp_snapshot_metrics (const VpSnapshot *s, gsize *length)
   for (guint v = 0; v < s->vms->len; v++)
     {
       const VpVmSnapshot *vm = s->vms->pdata[v];
-      for (guint i = 0; i < vm->zones->len; i++)
-        vp_promtext_sample_micro (text, zone_at (vm->zones, i)->total_uj, "domain", vm->name, "uuid", vm->uuid,
-                                  "zone", zone_at (vm->zones, i)->name, "index", zone_at (vm->zones, i)->index, NULL);
+      for (guint i = 0; i < vm->n_zones; i++)
+        vp_promtext_sample_micro (text, (&vm->zones[i])->total_uj, "domain", vm->name, "uuid", vm->uuid,
+                                  "zone", (&vm->zones[i])->name, "index", (&vm->zones[i])->index, NULL);
     }
   vp_promtext_family (text, "vpower_vm_power_watts", "gauge", "Power attributed to the VM over the last tick");
   for (guint v = 0; v < s->vms->len; v++)
     {
       const VpVmSnapshot *vm = s->vms->pdata[v];
-      for (guint i = 0; i < vm->zones->len; i++)
-        vp_promtext_sample (text, zone_at (vm->zones, i)->power_w, "domain", vm->name, "uuid", vm->uuid,
-                            "zone", zone_at (vm->zones, i)->name, "index", zone_at (vm->zones, i)->index, NULL);
+      for (guint i = 0; i < vm->n_zones; i++)
+        vp_promtext_sample (text, (&vm->zones[i])->power_w, "domain", vm->name, "uuid", vm->uuid,
+                            "zone", (&vm->zones[i])->name, "index", (&vm->zones[i])->index, NULL);
     }
   vp_promtext_family (text, "vpower_vm_cpu_seconds_total", "counter", "CPU time of the VM's QEMU threads counted by vpowerd");
   for (guint v = 0; v < s->vms->len; v++)

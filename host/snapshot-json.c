@@ -94,8 +94,8 @@ add_vms (JsonBuilder *b, const VpSnapshot *s)
       json_builder_add_double_value (b, vm->cpu_share);
       json_builder_set_member_name (b, "zones");
       json_builder_begin_array (b);
-      for (guint z = 0; z < vm->zones->len; z++)
-        add_zone (b, &g_array_index (vm->zones, VpZoneSnapshot, z), FALSE);
+      for (guint z = 0; z < vm->n_zones; z++)
+        add_zone (b, &vm->zones[z], FALSE);
       json_builder_end_array (b);
       json_builder_end_object (b);
     }

@@ -8,39 +8,10 @@
 
 #include "host/snapshot.h"
 
-static void
-zone_snapshot_clear (gpointer data)
-{
-  VpZoneSnapshot *zone = data;
-  g_free (zone->name);
-  g_free (zone->index);
-}
-
 GArray *
 vp_zone_snapshot_array_new (void)
 {
-  GArray *zones = g_array_new (FALSE, TRUE, sizeof (VpZoneSnapshot));
-  g_array_set_clear_func (zones, zone_snapshot_clear);
-  return zones;
-}
-
-static void
-vm_snapshot_free (gpointer data)
-{
-  VpVmSnapshot *vm = data;
-  g_free (vm->name);
-  g_free (vm->uuid);
-  g_free (vm->state);
-  g_array_unref (vm->zones);
-  g_free (vm);
-}
-
-VpVmSnapshot *
-vp_vm_snapshot_new (void)
-{
-  VpVmSnapshot *vm = g_new0 (VpVmSnapshot, 1);
-  vm->zones = vp_zone_snapshot_array_new ();
-  return vm;
+  return g_array_new (FALSE, TRUE, sizeof (VpZoneSnapshot));
 }
 
 static void
@@ -53,6 +24,9 @@ snapshot_clear (gpointer data)
   g_free (snapshot->inventory);
   g_array_unref (snapshot->zones);
   g_ptr_array_unref (snapshot->vms);
+  g_free (snapshot->vm_storage);
+  g_free (snapshot->zone_storage);
+  g_ptr_array_unref (snapshot->keepalive);
 }
 
 VpSnapshot *
@@ -60,7 +34,8 @@ vp_snapshot_new (void)
 {
   VpSnapshot *snapshot = g_atomic_rc_box_new0 (VpSnapshot);
   snapshot->zones = vp_zone_snapshot_array_new ();
-  snapshot->vms = g_ptr_array_new_with_free_func (vm_snapshot_free);
+  snapshot->vms = g_ptr_array_new ();
+  snapshot->keepalive = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
   return snapshot;
 }
 

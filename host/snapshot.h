@@ -4,9 +4,11 @@
 
 #include <glib.h>
 
+/* Zone labels are borrowed from the engine (they never change while it
+ * runs), so a snapshot must not outlive the engine that published it. */
 typedef struct {
-  char *name;                   /* package-0, core, dram, psys */
-  char *index;                  /* powercap index path: "0", "0:0" */
+  const char *name;             /* package-0, core, dram, psys */
+  const char *index;            /* powercap index path: "0", "0:0" */
   guint64 max_energy_range_uj;
   guint64 energy_uj;            /* what an energy_uj file shows: host raw, VM wrapped virtual */
   guint64 total_uj;             /* monotonic: VM counter total; host: all energy accounted */
@@ -18,14 +20,18 @@ typedef struct {
   gboolean estimated;           /* from the model sensor */
 } VpZoneSnapshot;
 
+/* A snapshot is rebuilt every tick, so it is laid out to cost few
+ * allocations: VMs and their zones live in two flat arrays, and strings are
+ * borrowed from objects the snapshot keeps alive (see keepalive). */
 typedef struct {
-  char *name;
-  char *uuid;
-  char *state;
+  const char *name;
+  const char *uuid;
+  const char *state;
   int pid;
   guint64 cpu_ns_total;
   double cpu_share;             /* VM CPU time / host busy CPU time, last tick */
-  GArray *zones;                /* VpZoneSnapshot, in the VM's layout (mirror/aggregate) */
+  guint n_zones;
+  VpZoneSnapshot *zones;        /* in the VM's layout (mirror/aggregate) */
 } VpVmSnapshot;
 
 typedef struct {
@@ -41,7 +47,10 @@ typedef struct {
   char *inventory;
   gboolean libvirt_connected;
   GArray *zones;                /* VpZoneSnapshot: the host's zones */
-  GPtrArray *vms;               /* VpVmSnapshot, sorted by name */
+  GPtrArray *vms;               /* VpVmSnapshot *, sorted by name (into vm_storage) */
+  VpVmSnapshot *vm_storage;     /* owned */
+  VpZoneSnapshot *zone_storage; /* owned: every VM's zones */
+  GPtrArray *keepalive;         /* owned references that borrowed strings point into */
   double tick_duration_s;       /* CPU-side wall time the last tick took */
   double tick_duration_total_s;
   guint64 sensor_errors;
@@ -53,7 +62,6 @@ VpSnapshot *vp_snapshot_ref (VpSnapshot *snapshot);
 void vp_snapshot_unref (VpSnapshot *snapshot);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpSnapshot, vp_snapshot_unref)
 
-VpVmSnapshot *vp_vm_snapshot_new (void);
 GArray *vp_zone_snapshot_array_new (void);
 
 /* JSON views (json-glib) used by the HTTP API and --once. */

@@ -7,20 +7,26 @@
 #include "host/ledger.h"
 #include "host/sample.h"
 
-/* Writes ledger and sample to path: write a temporary file, optionally
- * fsync it (durable), keep the previous file as path.prev, rename. A kill
- * between any two steps leaves a complete file at path or path.prev. */
-gboolean vp_state_save (const char *path, const VpLedger *ledger, const VpSample *sample,
-                        const char *boot_id, gboolean durable, GError **error);
+/* Where the state lives: PATH (durable) and PATH.0, PATH.1 (per tick);
+ * see state.c for why. */
+typedef struct _VpStateStore VpStateStore;
 
-/* Reads path into ledger (whose zones are already set; counters of zones
- * the host no longer has are dropped, with a message). On success returns
- * TRUE and, when the file holds a sample taken in this same boot with the
- * same zones, *sample (else NULL). A missing file is not an error: TRUE
- * with nothing loaded. A corrupt or truncated file is renamed aside to
- * path.corrupt, reported, and path.prev is tried instead. */
-gboolean vp_state_load (const char *path, VpLedger *ledger, const char *boot_id,
-                        VpSample **sample, GError **error);
+VpStateStore *vp_state_store_new (const char *path);
+void vp_state_store_free (VpStateStore *store);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpStateStore, vp_state_store_free)
+
+/* Saves ledger and sample: into the next tick slot, or, when durable, to
+ * PATH with fsync and an atomic rename. */
+gboolean vp_state_store_save (VpStateStore *store, const VpLedger *ledger, const VpSample *sample,
+                              const char *boot_id, gboolean durable, GError **error);
+
+/* Restores the newest valid save into ledger (whose zones are already set;
+ * counters of zones the host no longer has are dropped, with a message).
+ * *sample is set when that save was taken in this same boot with the same
+ * zones, so the first tick can attribute the downtime. No file is not an
+ * error; a corrupt one is reported, renamed to FILE.corrupt and skipped. */
+gboolean vp_state_store_load (VpStateStore *store, VpLedger *ledger, const char *boot_id,
+                              VpSample **sample, GError **error);
 
 /* The kernel's boot id (random per boot), to tell a restart from a reboot. */
 char *vp_state_read_boot_id (const char *proc_root);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 VpProcessTimes *
@@ -40,28 +41,31 @@ vp_parse_task_stat (const char *text, guint64 *start_ticks, int *cpu)
   if (!p)
     return FALSE;
   p++;
-  /* Field 3 (state) follows ") ". Field n is token n-3 after the ')'. */
-  for (int field = 3; field <= 39; field++)
+  /* After the ')' each field is preceded by one blank: field n starts after
+   * the (n - 2)th blank. One pass, no per-field calls: this runs for every
+   * thread of every VM each tick. */
+  int field = 2;
+  for (; *p && *p != '\n'; p++)
     {
-      while (*p == ' ')
-        p++;
-      if (*p == '\0' || *p == '\n')
+      if (*p != ' ')
+        continue;
+      field++;
+      if (field != 22 && field != 39)
+        continue;
+      char *end;
+      errno = 0;
+      guint64 value = g_ascii_strtoull (p + 1, &end, 10);
+      if (errno || end == p + 1)
         return FALSE;
-      if (field == 22 || field == 39)
+      if (field == 22)
+        *start_ticks = value;
+      else
         {
-          char *end;
-          errno = 0;
-          guint64 value = g_ascii_strtoull (p, &end, 10);
-          if (errno || end == p)
-            return FALSE;
-          if (field == 22)
-            *start_ticks = value;
-          else
-            *cpu = value > G_MAXINT ? -1 : (int) value;
+          *cpu = value > G_MAXINT ? -1 : (int) value;
+          return TRUE;
         }
-      p += strcspn (p, " \n");
     }
-  return TRUE;
+  return FALSE;
 }
 
 static int
@@ -99,24 +103,30 @@ vp_process_times_read (const char *proc_root, int pid, VpProcessTimes *times, GE
       return FALSE;
     }
 
+  /* "<tid>/schedstat" and "<tid>/stat", relative to the task directory:
+   * built by hand, as this loop runs for every thread of every VM each tick. */
+  char rel[64];
   struct dirent *entry;
   while ((entry = readdir (dir)) != NULL)
     {
       if (!g_ascii_isdigit (entry->d_name[0]))
         continue;
+      gsize tid_len = strnlen (entry->d_name, 16);
+      if (tid_len >= 16)
+        continue;
       VpTaskTime task = { .tid = atoi (entry->d_name), .cpu = -1 };
       guint64 start = 0;
-      char rel[64];
+      memcpy (rel, entry->d_name, tid_len);
 
       /* A thread may exit between readdir and open: skip it, it is not an error. */
-      g_snprintf (rel, sizeof rel, "%s/schedstat", entry->d_name);
+      memcpy (rel + tid_len, "/schedstat", sizeof "/schedstat");
       if (vp_read_small_file_at (task_fd, rel, NULL, buf, sizeof buf, NULL) < 0)
         continue;
       char *end;
       task.runtime_ns = g_ascii_strtoull (buf, &end, 10);
       if (end == buf)
         continue;
-      g_snprintf (rel, sizeof rel, "%s/stat", entry->d_name);
+      memcpy (rel + tid_len, "/stat", sizeof "/stat");
       if (vp_read_small_file_at (task_fd, rel, NULL, buf, sizeof buf, NULL) < 0 ||
           !vp_parse_task_stat (buf, &start, &task.cpu))
         continue;

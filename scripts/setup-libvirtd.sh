@@ -6,17 +6,8 @@ set -euo pipefail
 die () { echo "setup-libvirtd: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 
-# Only the minimal hypervisor set: libvirt-daemon-system would pull in systemd
-# upgrades and a default network we do not want.
-packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
-    || die "apt-get install ${missing[*]} failed"
-fi
+# Only the minimal hypervisor set (see install-deps.sh for why).
+"$(dirname "$0")/install-deps.sh" libvirt >/dev/null || die "cannot install libvirtd and QEMU"
 
 # The QEMU driver resolves its built-in default user and group (both
 # libvirt-qemu on Debian) before it reads qemu.conf, and refuses to load if

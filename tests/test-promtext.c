@@ -52,21 +52,23 @@ sample_snapshot (void)
   const char *names[] = { "package-0", "dram" }, *indices[] = { "0", "0:1" };
   for (guint z = 0; z < 2; z++)
     {
-      VpZoneSnapshot zone = { g_strdup (names[z]), g_strdup (indices[z]), 262143328850, 100, 5000000 + z, 12.5 };
+      VpZoneSnapshot zone = { names[z], indices[z], 262143328850, 100, 5000000 + z, 12.5 };
       g_array_append_val (s->zones, zone);
     }
+  /* Two VMs in the snapshot's own flat storage, as the engine lays them out. */
+  s->vm_storage = g_new0 (VpVmSnapshot, 2);
+  s->zone_storage = g_new0 (VpZoneSnapshot, 4);
   for (guint v = 0; v < 2; v++)
     {
-      VpVmSnapshot *vm = vp_vm_snapshot_new ();
-      vm->name = g_strdup (v ? "db \"primary\"" : "web1");
-      vm->uuid = g_strdup_printf ("0b5d6c1e-0000-4000-8000-00000000000%u", v);
-      vm->state = g_strdup ("running");
+      VpVmSnapshot *vm = &s->vm_storage[v];
+      vm->name = v ? "db \"primary\"" : "web1";
+      vm->uuid = v ? "0b5d6c1e-0000-4000-8000-000000000001" : "0b5d6c1e-0000-4000-8000-000000000000";
+      vm->state = "running";
       vm->cpu_ns_total = 1500000000;
+      vm->n_zones = 2;
+      vm->zones = &s->zone_storage[v * 2];
       for (guint z = 0; z < 2; z++)
-        {
-          VpZoneSnapshot zone = { g_strdup (names[z]), g_strdup (indices[z]), 262143328850, 7, 7, 0.5 };
-          g_array_append_val (vm->zones, zone);
-        }
+        vm->zones[z] = (VpZoneSnapshot) { names[z], indices[z], 262143328850, 7, 7, 0.5 };
       g_ptr_array_add (s->vms, vm);
     }
   return s;

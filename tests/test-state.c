@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include "host/state.h"
+#define VP_STATE_TESTING
+#include "host/state-priv.h"
 
 #include <glib/gstdio.h>
 
@@ -45,6 +47,29 @@ make_sample (void)
   g_hash_table_insert (sample->libvirt_cpu_ns, g_strdup ("0b5d6c1e-0000-4000-8000-000000000002"),
                        g_memdup2 (&ns, sizeof ns));
   return sample;
+}
+
+static gboolean
+save (const char *path, VpLedger *ledger, VpSample *sample, const char *boot, gboolean durable)
+{
+  /* A store per call would restart at slot 0; keep one per path. */
+  static GHashTable *stores;
+  if (!stores)
+    stores = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) vp_state_store_free);
+  VpStateStore *store = g_hash_table_lookup (stores, path);
+  if (!store)
+    g_hash_table_insert (stores, g_strdup (path), store = vp_state_store_new (path));
+  g_autoptr (GError) error = NULL;
+  gboolean ok = vp_state_store_save (store, ledger, sample, boot, durable, &error);
+  g_assert_no_error (error);
+  return ok;
+}
+
+static gboolean
+load (const char *path, VpLedger *ledger, const char *boot, VpSample **sample)
+{
+  g_autoptr (VpStateStore) store = vp_state_store_new (path);
+  return vp_state_store_load (store, ledger, boot, sample, NULL);
 }
 
 static char *
@@ -91,14 +116,12 @@ test_round_trip (void)
   g_autofree char *path = state_path (&dir);
   g_autoptr (VpLedger) ledger = make_ledger ();
   g_autoptr (VpSample) sample = make_sample ();
-  g_autoptr (GError) error = NULL;
 
-  g_assert_true (vp_state_save (path, ledger, sample, "boot-a", TRUE, &error));
-  g_assert_no_error (error);
+  g_assert_true (save (path, ledger, sample, "boot-a", TRUE));
 
   g_autoptr (VpLedger) restored = vp_ledger_new (3, keys);
   g_autoptr (VpSample) restored_sample = NULL;
-  g_assert_true (vp_state_load (path, restored, "boot-a", &restored_sample, &error));
+  g_assert_true (load (path, restored, "boot-a", &restored_sample));
   assert_ledgers_equal (ledger, restored);
   g_assert_nonnull (restored_sample);
   g_assert_cmpint (restored_sample->mono_ns, ==, 424242);
@@ -122,48 +145,81 @@ test_reboot_drops_sample_keeps_counters (void)
   g_autofree char *path = state_path (&dir);
   g_autoptr (VpLedger) ledger = make_ledger ();
   g_autoptr (VpSample) sample = make_sample ();
-  g_assert_true (vp_state_save (path, ledger, sample, "boot-a", FALSE, NULL));
+  g_assert_true (save (path, ledger, sample, "boot-a", FALSE));
 
   g_autoptr (VpLedger) restored = vp_ledger_new (3, keys);
   g_autoptr (VpSample) restored_sample = NULL;
-  g_assert_true (vp_state_load (path, restored, "boot-b", &restored_sample, NULL));
+  g_assert_true (load (path, restored, "boot-b", &restored_sample));
   g_assert_null (restored_sample);    /* raw readings of another boot mean nothing */
   assert_ledgers_equal (ledger, restored);
   remove_dir (dir);
 }
 
-/* A torn write (a crash mid-write, a full disk) is detected by the checksum,
- * set aside, and the previous file is used: nothing crashes, and no counter
- * goes back further than one save. */
+/* A torn write (a kill mid-write, a power loss) is detected by the
+ * checksum, set aside, and the newest whole save is used instead: the other
+ * tick slot, else the durable file. Its sample lets the first tick
+ * attribute again everything since. */
 static void
 test_torn_write_recovers_previous (void)
 {
   g_autofree char *dir = NULL;
   g_autofree char *path = state_path (&dir);
+  g_autofree char *slot1 = g_strconcat (path, ".1", NULL);
+  g_autofree char *slot0 = g_strconcat (path, ".0", NULL);
   g_autoptr (VpLedger) ledger = make_ledger ();
   g_autoptr (VpSample) sample = make_sample ();
-  g_assert_true (vp_state_save (path, ledger, sample, "boot-a", FALSE, NULL));
   VpVmLedger *vm = vp_ledger_lookup_vm (ledger, "0b5d6c1e-0000-4000-8000-000000000001");
-  vm->zones[2].total_uj += 100;
-  g_assert_true (vp_state_save (path, ledger, sample, "boot-a", FALSE, NULL));
 
-  /* Tear the newest file in half. */
+  g_assert_true (save (path, ledger, sample, "boot-a", TRUE));    /* durable: 5 */
+  vm->zones[2].total_uj = 105;
+  g_assert_true (save (path, ledger, sample, "boot-a", FALSE));   /* slot 0: 105 */
+  vm->zones[2].total_uj = 205;
+  g_assert_true (save (path, ledger, sample, "boot-a", FALSE));   /* slot 1: 205 */
+
+  /* Tear the newest slot in half: the other slot wins. */
   g_autofree char *content = NULL;
   gsize length;
-  g_assert_true (g_file_get_contents (path, &content, &length, NULL));
-  g_assert_true (g_file_set_contents (path, content, (gssize) length / 2, NULL));
-
+  g_assert_true (g_file_get_contents (slot1, &content, &length, NULL));
+  g_assert_true (g_file_set_contents (slot1, content, (gssize) length / 2, NULL));
   g_autoptr (VpLedger) restored = vp_ledger_new (3, keys);
   g_autoptr (VpSample) restored_sample = NULL;
-  g_test_expect_message ("vpowerd", G_LOG_LEVEL_WARNING, "*counters.state is truncated*moved aside*");
-  g_assert_true (vp_state_load (path, restored, "boot-a", &restored_sample, NULL));
+  g_test_expect_message ("vpowerd", G_LOG_LEVEL_WARNING, "*counters.state.1 is truncated*moved aside*");
+  g_assert_true (load (path, restored, "boot-a", &restored_sample));
   g_test_assert_expected_messages ();
-  VpVmLedger *back = vp_ledger_lookup_vm (restored, "0b5d6c1e-0000-4000-8000-000000000001");
-  g_assert_nonnull (back);
-  g_assert_cmpuint (back->zones[2].total_uj, ==, 5);   /* the previous save */
-  g_assert_nonnull (restored_sample);                 /* its sample re-attributes the rest */
-  g_autofree char *aside = g_strconcat (path, ".corrupt", NULL);
+  g_assert_cmpuint (vp_ledger_lookup_vm (restored, vm->uuid)->zones[2].total_uj, ==, 105);
+  g_assert_nonnull (restored_sample);
+  g_autofree char *aside = g_strconcat (slot1, ".corrupt", NULL);
   g_assert_true (g_file_test (aside, G_FILE_TEST_EXISTS));
+
+  /* Both slots gone bad (a power loss): the durable save is used. */
+  g_assert_true (g_file_set_contents (slot0, "vpowerd-state 1\nseq 9", -1, NULL));
+  g_autoptr (VpLedger) durable = vp_ledger_new (3, keys);
+  g_autoptr (VpSample) durable_sample = NULL;
+  g_test_expect_message ("vpowerd", G_LOG_LEVEL_WARNING, "*counters.state.0 is truncated*");
+  g_assert_true (load (path, durable, "boot-a", &durable_sample));
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (vp_ledger_lookup_vm (durable, vm->uuid)->zones[2].total_uj, ==, 5);
+  remove_dir (dir);
+}
+
+/* The newest save wins, whichever file holds it. */
+static void
+test_newest_save_wins (void)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *path = state_path (&dir);
+  g_autoptr (VpLedger) ledger = make_ledger ();
+  g_autoptr (VpSample) sample = make_sample ();
+  VpVmLedger *vm = vp_ledger_lookup_vm (ledger, "0b5d6c1e-0000-4000-8000-000000000001");
+  for (guint i = 1; i <= 5; i++)
+    {
+      vm->zones[2].total_uj = i;
+      g_assert_true (save (path, ledger, sample, "boot-a", i == 3));
+    }
+  g_autoptr (VpLedger) restored = vp_ledger_new (3, keys);
+  g_autoptr (VpSample) restored_sample = NULL;
+  g_assert_true (load (path, restored, "boot-a", &restored_sample));
+  g_assert_cmpuint (vp_ledger_lookup_vm (restored, vm->uuid)->zones[2].total_uj, ==, 5);
   remove_dir (dir);
 }
 
@@ -172,15 +228,15 @@ test_garbage_everywhere_starts_empty (void)
 {
   g_autofree char *dir = NULL;
   g_autofree char *path = state_path (&dir);
-  g_autofree char *prev = g_strconcat (path, ".prev", NULL);
-  g_assert_true (g_file_set_contents (path, "vpowerd-state 1\nzone 0 x\nsha256 00\n", -1, NULL));
-  g_assert_true (g_file_set_contents (prev, "\x01\x02 not text", -1, NULL));
+  g_autofree char *slot = g_strconcat (path, ".0", NULL);
+  g_assert_true (g_file_set_contents (path, "vpowerd-state 1\nzone 0 x\nfnv1a64 0000000000000000\n", -1, NULL));
+  g_assert_true (g_file_set_contents (slot, "\x01\x02 not text", -1, NULL));
 
   g_autoptr (VpLedger) restored = vp_ledger_new (3, keys);
   g_autoptr (VpSample) restored_sample = NULL;
   g_test_expect_message ("vpowerd", G_LOG_LEVEL_WARNING, "*counters.state fails its checksum*");
-  g_test_expect_message ("vpowerd", G_LOG_LEVEL_WARNING, "*counters.state.prev is truncated or not*");
-  g_assert_true (vp_state_load (path, restored, "boot-a", &restored_sample, NULL));
+  g_test_expect_message ("vpowerd", G_LOG_LEVEL_WARNING, "*counters.state.0 is truncated or not*");
+  g_assert_true (load (path, restored, "boot-a", &restored_sample));
   g_test_assert_expected_messages ();
   g_assert_null (restored_sample);
   g_assert_cmpuint (g_hash_table_size (restored->vms), ==, 0);
@@ -196,14 +252,14 @@ test_malformed_line_with_valid_checksum (void)
   g_autofree char *dir = NULL;
   g_autofree char *path = state_path (&dir);
   const char *body = "vpowerd-state 1\nboot b\nvm not-a-uuid 1 x\n";
-  g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, body, -1);
-  g_autofree char *text = g_strdup_printf ("%ssha256 %s\n", body, digest);
+  guint64 hash = vp_state_checksum (body, strlen (body));
+  g_autofree char *text = g_strdup_printf ("%sfnv1a64 %016" G_GINT64_MODIFIER "x\n", body, hash);
   g_assert_true (g_file_set_contents (path, text, -1, NULL));
 
   g_autoptr (VpLedger) restored = vp_ledger_new (3, keys);
   g_autoptr (VpSample) restored_sample = NULL;
   g_test_expect_message ("vpowerd", G_LOG_LEVEL_WARNING, "*counters.state:3: malformed line*");
-  g_assert_true (vp_state_load (path, restored, "b", &restored_sample, NULL));
+  g_assert_true (load (path, restored, "b", &restored_sample));
   g_test_assert_expected_messages ();
   g_assert_cmpuint (g_hash_table_size (restored->vms), ==, 0);
   remove_dir (dir);
@@ -216,13 +272,13 @@ test_zone_set_changed (void)
   g_autofree char *path = state_path (&dir);
   g_autoptr (VpLedger) ledger = make_ledger ();
   g_autoptr (VpSample) sample = make_sample ();
-  g_assert_true (vp_state_save (path, ledger, sample, "boot-a", FALSE, NULL));
+  g_assert_true (save (path, ledger, sample, "boot-a", FALSE));
 
   /* The host now shows zone "0" and a new "0:1"; "0:0" and "1" are gone. */
   static const char *const new_keys[] = { "0", "0:1", NULL };
   g_autoptr (VpLedger) restored = vp_ledger_new (2, new_keys);
   g_autoptr (VpSample) restored_sample = NULL;
-  g_assert_true (vp_state_load (path, restored, "boot-a", &restored_sample, NULL));
+  g_assert_true (load (path, restored, "boot-a", &restored_sample));
   g_assert_null (restored_sample);
   VpVmLedger *vm = vp_ledger_lookup_vm (restored, "0b5d6c1e-0000-4000-8000-000000000001");
   g_assert_cmpuint (vm->zones[0].total_uj, ==, G_GUINT64_CONSTANT (18000000000000000000));
@@ -237,6 +293,7 @@ main (int argc, char **argv)
   g_test_add_func ("/state/round-trip", test_round_trip);
   g_test_add_func ("/state/reboot", test_reboot_drops_sample_keeps_counters);
   g_test_add_func ("/state/torn-write", test_torn_write_recovers_previous);
+  g_test_add_func ("/state/newest-wins", test_newest_save_wins);
   g_test_add_func ("/state/garbage", test_garbage_everywhere_starts_empty);
   g_test_add_func ("/state/malformed-line", test_malformed_line_with_valid_checksum);
   g_test_add_func ("/state/zones-changed", test_zone_set_changed);

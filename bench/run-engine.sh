@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Runs the engine benchmark (CPU per tick vs raw reads, 10/100/1000 VMs) and measures a real
+# vpowerd's RSS at 100 VMs. Usage: bench/run-engine.sh [BUILD_DIR]  (default: build)
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$src/build}" && pwd)
+make -C "$build" -s bench/bench-engine vpowerd
+
+echo "== engine CPU per tick against the raw /proc, sysfs and powercap reads it needs (same run)"
+"$build/bench/bench-engine" "$src/tests/data/powercap/single" 10 100 1000 || engine_status=$?
+
+echo "== RSS of a real vpowerd with 100 idle VMs (static inventory), after 10 ticks"
+work=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
+for i in $(seq 0 99); do
+  sleep 3600 & pids+=($!)
+  printf '[vm%d]\nuuid=%08x-0000-4000-8000-000000000000\npid=%d\n' "$i" "$i" "$!" >> "$work/vms.ini"
+done
+: > "$work/empty.conf"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$build/vpowerd" --foreground --config "$work/empty.conf" --inventory "static:$work/vms.ini" \
+  --sensor powercap --powercap-root "$src/tests/data/powercap/single" --interval 0.2 \
+  --state-dir "$work/state" --listen "127.0.0.1:$port" 2>/dev/null &
+pids+=($!); daemon=$!
+ticks () { curl -fsS "http://127.0.0.1:$port/api/v1/host" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["ticks"])' 2>/dev/null || echo 0; }
+deadline=$((SECONDS + 30))
+until [ "$(ticks)" -ge 10 ] || [ $SECONDS -ge $deadline ]; do sleep 0.2; done
+curl -fsS "http://127.0.0.1:$port/metrics" >/dev/null   # a scrape, as in production
+rss_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$daemon/status")
+echo "RESULT vpowerd_peak_rss_kib=$rss_kb target_kib=16384"
+[ "$rss_kb" -le 16384 ] || rss_fail=1
+
+[ -z "${engine_status:-}" ] && [ -z "${rss_fail:-}" ] && echo "all engine targets met" || { echo "a target was missed"; exit 1; }

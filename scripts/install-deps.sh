@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Installs what vpower needs from Debian 12, idempotently: `build` (to build and run vpowerd),
+# `libvirt` (a minimal libvirtd + QEMU) or `test` (all of it, plus the real peers the suite uses).
+set -euo pipefail
+
+build_packages=(build-essential autoconf automake libtool pkg-config
+                libvirt-dev libfuse3-dev fuse3 libglib2.0-dev libmicrohttpd-dev libjson-glib-dev)
+# libvirt-daemon-system would pull in systemd and a default network: not needed
+# (real-components.md).
+libvirt_packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils)
+# The real peers and tools the test suite talks to.
+test_packages=(prometheus prometheus-node-exporter busybox-static curl python3 xz-utils cpio)
+
+case "${1:-build}" in
+  build) want=("${build_packages[@]}") ;;
+  libvirt) want=("${libvirt_packages[@]}") ;;
+  test) want=("${build_packages[@]}" "${libvirt_packages[@]}" "${test_packages[@]}") ;;
+  *) echo "usage: install-deps.sh build|libvirt|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for package in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#want[@]} packages already installed"
+  exit 0
+fi
+[ "$(id -u)" -eq 0 ] || { echo "install-deps: run as root to install: ${missing[*]}" >&2; exit 1; }
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
