@@ -36,7 +36,11 @@ typedef struct {
 } VpViewZone;
 
 struct _VpEngine {
-  VpConfig config;            /* shallow copy; strings owned by the caller's config */
+  VpPolicy policy;
+  double interval_s;
+  double save_interval_s;
+  VpTopologyMode topology_mode;
+  GHashTable *missing;        /* uuids of running VMs whose process is gone, to log that once */
   char *proc_root;
   VpStateStore *state;
   char *boot_id;
@@ -180,6 +184,8 @@ vp_engine_free (VpEngine *engine)
   g_free (engine->boot_id);
   g_free (engine->last_sensor_error);
   g_free (engine->last_save_error);
+  if (engine->missing)
+    g_hash_table_unref (engine->missing);
   vp_snapshot_unref (engine->published);
   g_mutex_clear (&engine->lock);
   g_free (engine);
@@ -192,7 +198,11 @@ vp_engine_new (const VpConfig *config, gboolean persist, GError **error)
 {
   g_autoptr (VpEngine) engine = g_new0 (VpEngine, 1);
   g_mutex_init (&engine->lock);
-  engine->config = *config;
+  engine->policy = config->policy;
+  engine->interval_s = config->interval_s;
+  engine->save_interval_s = config->save_interval_s;
+  engine->topology_mode = config->topology;
+  engine->missing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   engine->proc_root = g_strdup (config->proc_root);
   engine->persist = persist;
   engine->boot_id = vp_state_read_boot_id (config->proc_root);
@@ -287,11 +297,16 @@ sample_vms (VpEngine *engine, const GPtrArray *vms, VpSample *cur)
           g_autoptr (GError) error = NULL;
           if (vp_process_times_read (engine->proc_root, vm->pid, times, &error))
             {
+              if (g_hash_table_remove (engine->missing, vm->uuid))
+                g_message ("VM %s: process %d is running again", vm->name, vm->pid);
               g_hash_table_replace (cur->processes, g_strdup (vm->uuid), g_steal_pointer (&times));
               continue;
             }
-          /* A vanished PID is normal (the VM just stopped): no warning. */
-          g_debug ("%s: %s", vm->name, error->message);
+          /* Said once per disappearance: with libvirt this is usually a VM
+           * that just stopped, and the next event will say so. */
+          if (g_hash_table_add (engine->missing, g_strdup (vm->uuid)))
+            g_message ("VM %s: %s; it gets no CPU time (hence no energy) while it is gone",
+                       vm->name, error->message);
         }
       g_ptr_array_add (need_libvirt, vm->uuid);
     }
@@ -397,7 +412,7 @@ attribute (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, cons
       items[VP_ATTRIB_HOST (n_vms)].carry = ledger->host[z].carry;
       items[VP_ATTRIB_UNATTRIBUTED (n_vms)].carry = ledger->unattributed[z].carry;
 
-      vp_attrib_split (engine->config.policy, &input, items, n_vms);
+      vp_attrib_split (engine->policy, &input, items, n_vms);
 
       for (guint i = 0; i < n_vms; i++)
         vp_counter_add (&vm_ledgers[i]->zones[z], items[i].share, items[i].carry);
@@ -431,6 +446,7 @@ forget_removed_vms (VpEngine *engine, const GPtrArray *vms)
     if (!g_hash_table_contains (present, key))
       {
         g_message ("VM %s (%s) is gone; dropping its counters", ((VpVmLedger *) value)->name, (char *) key);
+        g_hash_table_remove (engine->missing, key);
         g_hash_table_iter_remove (&iter);
       }
 }
@@ -498,12 +514,12 @@ publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double
   snapshot->ticks = engine->ticks;
   snapshot->mono_us = g_get_monotonic_time ();
   snapshot->real_us = g_get_real_time ();
-  snapshot->interval_s = engine->config.interval_s;
+  snapshot->interval_s = engine->interval_s;
   snapshot->last_interval_s = interval_s;
   snapshot->sensor = g_strdup (vp_sensor_name (engine->sensor));
   snapshot->estimated = estimated;
-  snapshot->policy = g_strdup (vp_policy_to_string (engine->config.policy));
-  snapshot->topology = g_strdup (vp_topology_to_string (engine->config.topology));
+  snapshot->policy = g_strdup (vp_policy_to_string (engine->policy));
+  snapshot->topology = g_strdup (vp_topology_to_string (engine->topology_mode));
   snapshot->inventory = g_strdup (vp_inventory_kind (engine->inventory));
   snapshot->libvirt_connected = vp_inventory_connected (engine->inventory);
   snapshot->tick_duration_s = engine->tick_duration_s;
@@ -671,7 +687,7 @@ vp_engine_tick (VpEngine *engine)
    * save-interval, so a power loss costs at most that much. */
   g_autoptr (GError) save_error = NULL;
   gboolean durable = g_get_monotonic_time () - engine->last_durable_save_us >=
-                     (gint64) (engine->config.save_interval_s * G_USEC_PER_SEC);
+                     (gint64) (engine->save_interval_s * G_USEC_PER_SEC);
   vp_engine_save (engine, durable, &save_error);
   note_error (&engine->last_save_error, "state", save_error);
 

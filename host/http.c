@@ -126,7 +126,6 @@ on_request (void *cls, struct MHD_Connection *connection, const char *url, const
         return reply_text (connection, status, routes[i].content_type, body, length, NULL);
       }
 
-  g_autofree char *known = NULL;
   const char *message = "not found; try /metrics, /api/v1/host, /api/v1/vms or /healthz\n";
   return reply_text (connection, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
                      g_strdup (message), strlen (message), NULL);

@@ -205,19 +205,13 @@ main (int argc, char **argv)
              config->interval_s, config->state_dir);
 
   g_autoptr (VpEngine) engine = vp_engine_new (config, TRUE, &error);
-  if (!engine)
-    {
-      g_critical ("%s", error->message);
-      if (!log_to_syslog)
-        return EXIT_FAILURE;
-      g_printerr ("vpowerd: %s\n", error->message);
-      report_ready (&ready_fd, 1);
-      return EXIT_FAILURE;
-    }
-  g_autoptr (VpHttp) http = vp_http_start (engine, config->listen_host, config->listen_port, &error);
+  g_autoptr (VpHttp) http = engine ? vp_http_start (engine, config->listen_host, config->listen_port, &error) : NULL;
   if (!http)
     {
       g_critical ("%s", error->message);
+      /* A detaching vpowerd logs to syslog: say it on the terminal too. */
+      if (log_to_syslog)
+        g_printerr ("vpowerd: %s\n", error->message);
       report_ready (&ready_fd, 1);
       return EXIT_FAILURE;
     }

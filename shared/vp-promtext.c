@@ -81,15 +81,22 @@ append_labels (GString *out, va_list ap)
   g_string_append_c (out, '}');
 }
 
+/* The metric name and labels of a sample of the open family. */
+static void
+begin_sample (VpPromText *text, va_list ap)
+{
+  g_string_append (text->out, text->family);
+  append_labels (text->out, ap);
+}
+
 void
 vp_promtext_sample (VpPromText *text, double value, ...)
 {
   va_list ap;
 
   g_return_if_fail (text->family != NULL);
-  g_string_append (text->out, text->family);
   va_start (ap, value);
-  append_labels (text->out, ap);
+  begin_sample (text, ap);
   va_end (ap);
 
   if (isnan (value))
@@ -110,9 +117,8 @@ vp_promtext_sample_micro (VpPromText *text, guint64 micro, ...)
   va_list ap;
 
   g_return_if_fail (text->family != NULL);
-  g_string_append (text->out, text->family);
   va_start (ap, micro);
-  append_labels (text->out, ap);
+  begin_sample (text, ap);
   va_end (ap);
   g_string_append_printf (text->out, " %" G_GUINT64_FORMAT ".%06u\n",
                           micro / 1000000, (guint) (micro % 1000000));

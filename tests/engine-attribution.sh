@@ -5,28 +5,19 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-BURN="$abs_top_builddir/tests/vp-burn"
-FAKE_RAPL="$abs_top_builddir/tests/vp-fake-rapl"
-work=$(mktemp -d)
-pids=()
-cleanup () {
-  kill "${pids[@]}" ${VP_PID:-} 2>/dev/null
-  wait 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+vp_setup_workdir
 
 vp_plan 9
 
 # The host: one package at 100 W (core 40 W, uncore 10 W).
 cp -R "$abs_top_srcdir/tests/data/powercap/single" "$work/powercap"
-"$FAKE_RAPL" "$work/powercap" intel-rapl:0=100 intel-rapl:0:0=40 intel-rapl:0:1=10 &
+"$VP_FAKE_RAPL" "$work/powercap" intel-rapl:0=100 intel-rapl:0:0=40 intel-rapl:0:1=10 &
 pids+=($!)
 
 # Three "VMs" at different known loads, and one whose process is gone.
-"$BURN" 0.6 & pids+=($!); vm_a=$!
-"$BURN" 0.3 & pids+=($!); vm_b=$!
-"$BURN" 0.1 & pids+=($!); vm_c=$!
+"$VP_BURN" 0.6 & pids+=($!); vm_a=$!
+"$VP_BURN" 0.3 & pids+=($!); vm_b=$!
+"$VP_BURN" 0.1 & pids+=($!); vm_c=$!
 true & gone=$!; wait $gone
 cat > "$work/vms.ini" <<INI
 [vm-a]
@@ -102,8 +93,9 @@ print(f'# host package power {p:.2f} W')
 exit(0 if abs(p - 100) <= 5 else 1)"
 vp_ok $? "host package-0 energy advances at the fixture's 100 W (within 5%)"
 
-python3 -c "from decimal import Decimal as D; exit(0 if D('$g1') == 0 and D('$g0') == 0 else 1)"
-vp_ok $? "a VM whose process is gone gets no energy"
+python3 -c "from decimal import Decimal as D; exit(0 if D('$g1') == 0 and D('$g0') == 0 else 1)" &&
+  [ "$(grep -c "VM vm-gone: process $gone: .*No such file" "$work/vpowerd.log")" -eq 1 ]
+vp_ok $? "a VM whose process is gone gets no energy, and the log says so once"
 
 # Conservation, exactly in µJ, on every zone, from one snapshot:
 # sum(VMs) + host processes + unattributed = the host's energy.

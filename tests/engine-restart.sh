@@ -5,16 +5,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-BURN="$abs_top_builddir/tests/vp-burn"
-FAKE_RAPL="$abs_top_builddir/tests/vp-fake-rapl"
-work=$(mktemp -d)
-pids=()
-cleanup () {
-  kill "${pids[@]}" ${VP_PID:-} 2>/dev/null
-  wait 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+vp_setup_workdir
 
 vp_plan 7
 
@@ -23,10 +14,10 @@ mkdir -p "$work/powercap/intel-rapl:0"
 echo package-0 > "$work/powercap/intel-rapl:0/name"
 echo 390000000 > "$work/powercap/intel-rapl:0/energy_uj"
 echo 400000000 > "$work/powercap/intel-rapl:0/max_energy_range_uj"
-"$FAKE_RAPL" "$work/powercap" intel-rapl:0=100 & pids+=($!)
+"$VP_FAKE_RAPL" "$work/powercap" intel-rapl:0=100 & pids+=($!)
 
-"$BURN" 0.5 & pids+=($!); vm_a=$!
-"$BURN" 0.2 & pids+=($!); vm_b=$!
+"$VP_BURN" 0.5 & pids+=($!); vm_a=$!
+"$VP_BURN" 0.2 & pids+=($!); vm_b=$!
 printf '[vm-a]\nuuid=aaaaaaaa-0000-4000-8000-00000000000a\npid=%s\n[vm-b]\nuuid=bbbbbbbb-0000-4000-8000-00000000000b\npid=%s\n' \
   "$vm_a" "$vm_b" > "$work/vms.ini"
 

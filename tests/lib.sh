@@ -9,6 +9,21 @@
 : "${abs_top_builddir:=$abs_top_srcdir/build}"
 : "${VPOWERD:=$abs_top_builddir/vpowerd}"
 export abs_top_srcdir abs_top_builddir VPOWERD
+VP_BURN="$abs_top_builddir/tests/vp-burn"
+VP_FAKE_RAPL="$abs_top_builddir/tests/vp-fake-rapl"
+
+# vp_setup_workdir: $work becomes a new temporary directory. At exit every
+# process in $pids, and vpowerd ($VP_PID), is stopped and $work removed.
+vp_setup_workdir () {
+  work=$(mktemp -d)
+  pids=()
+  trap vp_cleanup_workdir EXIT
+}
+vp_cleanup_workdir () {
+  kill "${pids[@]}" ${VP_PID:-} 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$work"
+}
 
 vp_test_count=0
 vp_test_failed=0

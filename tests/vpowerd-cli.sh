@@ -5,15 +5,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-BURN="$abs_top_builddir/tests/vp-burn"
-work=$(mktemp -d)
-pids=()
-cleanup () {
-  kill "${pids[@]}" ${VP_PID:-} 2>/dev/null
-  wait 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+vp_setup_workdir
 
 vp_plan 18
 : > "$work/empty.conf"
@@ -40,7 +32,7 @@ vp_ok $? "a bad command-line value: one error line naming the option, exit 2"
 vp_ok $(( $? == 2 ? 0 : 1 )) "an unknown flag exits 2"
 
 # --once over two sockets with dram, VM layout aggregated into one package-0.
-"$BURN" 0.5 & pids+=($!); burner=$!
+"$VP_BURN" 0.5 & pids+=($!); burner=$!
 printf '[vm1]\nuuid=11111111-0000-4000-8000-000000000001\npid=%s\n' "$burner" > "$work/vms.ini"
 "$VPOWERD" --config "$work/empty.conf" --once --interval 0.3 --sensor auto --topology aggregate \
   --powercap-root "$abs_top_srcdir/tests/data/powercap/dual-dram/class/powercap" \
