@@ -44,7 +44,7 @@ phase () {  # phase NAME: report how long the phase that just ended took
   phase_start=$t
 }
 
-vp_plan 13
+vp_plan 15
 
 "$abs_top_srcdir/scripts/setup-libvirtd.sh" >>"$tmp/setup.log" 2>&1 || bail "setup-libvirtd.sh failed"
 vp_ok 0 "libvirtd answers on $URI"
@@ -96,6 +96,24 @@ total_grew () { vm_read && [ "$total" -gt "$first" ]; }
 vp_wait_for 10 total_grew || true
 vp_check "guest package-0 total_uj increases ($first -> $total)" [ "$total" -gt "$first" ]
 phase "vpowerd checks"
+
+# When the QEMU threads cannot be read, libvirt's cpu.time is the fallback:
+# a second vpowerd whose --proc-root has /proc/stat but no processes.
+mkdir -p "$tmp/proc/sys/kernel/random"
+ln -s /proc/stat "$tmp/proc/stat"
+cp /proc/sys/kernel/random/boot_id "$tmp/proc/sys/kernel/random/boot_id"
+main_pid=$VP_PID main_url=$VP_URL
+vp_start_vpowerd "$tmp/fallback.log" --inventory libvirt --connect "$URI" --sensor model \
+  --interval 1 --state-dir "$tmp/state-fallback" --proc-root "$tmp/proc" || bail "fallback vpowerd did not start"
+fallback_pid=$VP_PID
+cpu=0 total=0
+fallback_counts () { vm_read && positive "$cpu" && positive "$total"; }
+vp_wait_for 20 fallback_counts || true
+vp_check "without readable threads, the guest's CPU time comes from libvirt's cpu.time (got $cpu s)" \
+  positive "$cpu"
+vp_check "and the guest still gets energy (got $total uJ)" positive "$total"
+kill "$fallback_pid"; wait "$fallback_pid" 2>/dev/null
+VP_PID=$main_pid VP_URL=$main_url
 
 # libvirtd goes away: running guests keep running, and so does vpowerd,
 # serving the last known VMs and still counting their energy from /proc.
