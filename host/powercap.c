@@ -137,11 +137,15 @@ read_zone_files (const char *dir, VpZone *zone, gboolean *fatal, GError **error)
 VpSensor *
 vp_powercap_open (const char *root, const VpTopology *topology, GError **error)
 {
-  g_autoptr (GError) local = NULL;
-  g_autoptr (GDir) dir = g_dir_open (root, 0, &local);
+  g_autoptr (GDir) dir = g_dir_open (root, 0, NULL);
   if (!dir)
     {
-      g_set_error (error, VP_ERROR, VP_ERROR_NOT_FOUND, "cannot list %s: %s", root, local->message);
+      int saved = errno;
+      if (saved == ENOENT)
+        g_set_error (error, VP_ERROR, VP_ERROR_NOT_FOUND,
+                     "%s does not exist (no RAPL driver loaded, or running in a VM)", root);
+      else
+        g_set_error (error, VP_ERROR, VP_ERROR_NOT_FOUND, "cannot list %s: %s", root, g_strerror (saved));
       return NULL;
     }
 
