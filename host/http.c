@@ -50,36 +50,49 @@ render_vms (const VpSnapshot *snapshot, gsize *length)
   return text;
 }
 
-static char *
-render_health (const VpSnapshot *snapshot, gsize *length)
+/* Seconds since the snapshot's tick; healthy while within 3 intervals. */
+static double
+tick_age_s (const VpSnapshot *snapshot)
 {
-  double age_s = (g_get_monotonic_time () - snapshot->mono_us) / 1e6;
-  char *text = snapshot->ticks == 0
-    ? g_strdup_printf ("starting: no tick completed yet\n")
-    : age_s > HEALTHY_INTERVALS * snapshot->interval_s
-    ? g_strdup_printf ("stale: last tick %.1f s ago (interval %.1f s)\n", age_s, snapshot->interval_s)
-    : g_strdup_printf ("ok: last tick %.1f s ago, sensor %s, %u VMs\n", age_s, snapshot->sensor, snapshot->vms->len);
-  *length = strlen (text);
-  return text;
+  return (g_get_monotonic_time () - snapshot->mono_us) / 1e6;
 }
 
 static gboolean
 is_healthy (const VpSnapshot *snapshot)
 {
-  double age_s = (g_get_monotonic_time () - snapshot->mono_us) / 1e6;
-  return snapshot->ticks > 0 && age_s <= HEALTHY_INTERVALS * snapshot->interval_s;
+  return snapshot->ticks > 0 && tick_age_s (snapshot) <= HEALTHY_INTERVALS * snapshot->interval_s;
 }
 
-/* The routes, table-driven. */
+static char *
+render_health (const VpSnapshot *snapshot, gsize *length)
+{
+  char *text = snapshot->ticks == 0
+    ? g_strdup ("starting: no tick completed yet\n")
+    : !is_healthy (snapshot)
+    ? g_strdup_printf ("stale: last tick %.1f s ago (interval %.1f s)\n", tick_age_s (snapshot), snapshot->interval_s)
+    : g_strdup_printf ("ok: last tick %.1f s ago, sensor %s, %u VMs\n", tick_age_s (snapshot), snapshot->sensor,
+                       snapshot->vms->len);
+  *length = strlen (text);
+  return text;
+}
+
+static unsigned int
+health_status (const VpSnapshot *snapshot)
+{
+  return is_healthy (snapshot) ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* The routes, table-driven. status is NULL for "always 200". */
 static const struct {
   const char *path;
   const char *content_type;
   Renderer render;
+  unsigned int (*status) (const VpSnapshot *snapshot);
 } routes[] = {
-  { "/metrics", VP_PROMTEXT_CONTENT_TYPE, render_metrics },
-  { "/api/v1/host", "application/json", render_host },
-  { "/api/v1/vms", "application/json", render_vms },
-  { "/healthz", "text/plain; charset=utf-8", render_health },
+  { "/metrics", VP_PROMTEXT_CONTENT_TYPE, render_metrics, NULL },
+  { "/api/v1/host", "application/json", render_host, NULL },
+  { "/api/v1/vms", "application/json", render_vms, NULL },
+  { "/healthz", "text/plain; charset=utf-8", render_health, health_status },
 };
 
 static enum MHD_Result
@@ -120,9 +133,7 @@ on_request (void *cls, struct MHD_Connection *connection, const char *url, const
         g_autoptr (VpSnapshot) snapshot = vp_engine_snapshot (http->engine);
         gsize length = 0;
         char *body = routes[i].render (snapshot, &length);
-        unsigned int status = MHD_HTTP_OK;
-        if (routes[i].render == render_health && !is_healthy (snapshot))
-          status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        unsigned int status = routes[i].status ? routes[i].status (snapshot) : MHD_HTTP_OK;
         return reply_text (connection, status, routes[i].content_type, body, length, NULL);
       }
 
