@@ -17,7 +17,7 @@ pids+=($!)
 # Three "VMs" at different known loads, and one whose process is gone.
 "$VP_BURN" 0.6 & pids+=($!); vm_a=$!
 "$VP_BURN" 0.3 & pids+=($!); vm_b=$!
-"$VP_BURN" 0.1 & pids+=($!); vm_c=$!
+"$VP_BURN" 0.15 & pids+=($!); vm_c=$!
 true & gone=$!; wait $gone
 cat > "$work/vms.ini" <<INI
 [vm-a]
@@ -38,7 +38,8 @@ vp_start_vpowerd "$work/vpowerd.log" --sensor powercap --powercap-root "$work/po
   --inventory "static:$work/vms.ini" --interval 0.5 --state-dir "$work/state"
 vp_ok $? "vpowerd starts over the fixture tree and ticks"
 
-# One consistent view of every counter: /metrics is rendered from one snapshot.
+# VM counters come from one /metrics response (one snapshot); the host's
+# energy and its timestamp from one /api/v1/host response.
 measure () {
   # prints: ticks timestamp host_total_J [vm_total_J for a b c gone] [schedstat ns for a b c]
   local metrics host
@@ -60,13 +61,15 @@ def get(name, **labels):
     return total
 cpu = [int(open(f"/proc/{p}/schedstat").read().split()[0]) for p in sys.argv[3:6]]
 vms = [get("vpower_vm_energy_joules_total", domain=d, index="0") for d in ("vm-a", "vm-b", "vm-c", "vm-gone")]
-print(host["ticks"], host["timestamp"], get("vpower_host_energy_joules_total", index="0"), *vms, *cpu)
+# The host's total and its timestamp come from the same response (one snapshot).
+host_total = Decimal(host["zones"][0]["total_uj"]) / Decimal(10**6)
+print(host["ticks"], host["timestamp"], host_total, *vms, *cpu)
 PY
 }
 
 vp_wait_for 20 vp_ticks_at_least 2
 read -r t0 ts0 host0 a0 b0 c0 g0 ca0 cb0 cc0 < <(measure)
-vp_wait_for 30 vp_ticks_at_least $((t0 + 12))
+vp_wait_for 40 vp_ticks_at_least $((t0 + 20))
 read -r t1 ts1 host1 a1 b1 c1 g1 ca1 cb1 cc1 < <(measure)
 vp_diag "ticks $t0..$t1; energy J a $a0..$a1 b $b0..$b1 c $c0..$c1; cpu ns a $((ca1-ca0)) b $((cb1-cb0)) c $((cc1-cc0))"
 
