@@ -457,9 +457,3 @@ vp_topology_to_string (VpTopologyMode topology)
 {
   return topology_words[topology].word;
 }
-
-const char *
-vp_sensor_kind_to_string (VpSensorKind kind)
-{
-  return sensor_words[kind].word;
-}

@@ -47,4 +47,3 @@ VpConfig *vp_config_load_file (const char *path, GError **error);
 
 const char *vp_policy_to_string (VpPolicy policy);
 const char *vp_topology_to_string (VpTopologyMode topology);
-const char *vp_sensor_kind_to_string (VpSensorKind kind);

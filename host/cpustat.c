@@ -31,19 +31,6 @@ vp_cpu_sample_clear (VpCpuSample *sample)
   sample->n_cpus = 0;
 }
 
-void
-vp_cpu_sample_copy (VpCpuSample *dest, const VpCpuSample *src)
-{
-  if (dest->n_cpus != src->n_cpus)
-    {
-      g_free (dest->cpu);
-      dest->cpu = g_new0 (VpCpuTimes, src->n_cpus);
-      dest->n_cpus = src->n_cpus;
-    }
-  if (src->n_cpus)
-    memcpy (dest->cpu, src->cpu, src->n_cpus * sizeof *src->cpu);
-}
-
 gboolean
 vp_cpu_sample_parse (const char *text, VpCpuSample *sample, GError **error)
 {

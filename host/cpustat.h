@@ -34,7 +34,6 @@ typedef struct {
 } VpCpuSample;
 
 void vp_cpu_sample_clear (VpCpuSample *sample);
-void vp_cpu_sample_copy (VpCpuSample *dest, const VpCpuSample *src);
 
 /* Reads <proc>/stat into sample (reusing its buffer). */
 gboolean vp_cpu_sample_read (const char *proc_root, VpCpuSample *sample, GError **error);

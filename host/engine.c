@@ -65,7 +65,9 @@ struct _VpEngine {
   double tick_duration_s;
   double tick_duration_total_s;
   gint64 last_durable_save_us;
-  char *last_sensor_error;    /* so a persistent error is logged once, not every tick */
+  /* The last error of each source, so a persistent one is logged once. */
+  char *last_cpu_error;
+  char *last_sensor_error;
   char *last_save_error;
 
   GMutex lock;
@@ -182,6 +184,7 @@ vp_engine_free (VpEngine *engine)
   g_free (engine->proc_root);
   vp_state_store_free (engine->state);
   g_free (engine->boot_id);
+  g_free (engine->last_cpu_error);
   g_free (engine->last_sensor_error);
   g_free (engine->last_save_error);
   if (engine->missing)
@@ -643,13 +646,14 @@ vp_engine_tick (VpEngine *engine)
   if (!vp_cpu_sample_read (engine->proc_root, &cur->cpu, &error))
     {
       engine->sensor_errors++;
-      note_error (&engine->last_sensor_error, "cpu accounting", error);
+      note_error (&engine->last_cpu_error, "cpu accounting", error);
       return;
     }
   /* A zone that fails to read keeps its last value: its energy is then
    * counted at the next good read, not lost. */
   if (engine->prev)
     memcpy (cur->zone_raw, engine->prev->zone_raw, n_zones * sizeof *cur->zone_raw);
+  note_error (&engine->last_cpu_error, "cpu accounting", NULL);
   guint failures = vp_sensor_read (engine->sensor, &cur->cpu, cur->zone_raw, engine->zone_ok, &error);
   engine->sensor_errors += failures;
   note_error (&engine->last_sensor_error, "sensor", error);

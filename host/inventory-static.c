@@ -18,14 +18,13 @@
 
 typedef struct {
   char *path;
-  char *proc_root;
   struct timespec mtime;
   gboolean complete;
   GPtrArray *vms;   /* VpVmInfo, immutable; replaced on reload */
 } StaticInventory;
 
 static GPtrArray *
-parse_file (const char *path, const char *proc_root, GError **error)
+parse_file (const char *path, GError **error)
 {
   g_autoptr (GKeyFile) keyfile = g_key_file_new ();
   g_autoptr (GError) local = NULL;
@@ -97,7 +96,7 @@ refresh (StaticInventory *inventory)
   inventory->mtime = st.st_mtim;
 
   g_autoptr (GError) error = NULL;
-  GPtrArray *vms = parse_file (inventory->path, inventory->proc_root, &error);
+  GPtrArray *vms = parse_file (inventory->path, &error);
   if (!vms)
     {
       g_warning ("%s; keeping the last list", error->message);
@@ -111,15 +110,14 @@ refresh (StaticInventory *inventory)
 }
 
 gpointer
-vp_inventory_static_open (const char *path, const char *proc_root, GError **error)
+vp_inventory_static_open (const char *path, GError **error)
 {
-  GPtrArray *vms = parse_file (path, proc_root, error);
+  GPtrArray *vms = parse_file (path, error);
   if (!vms)
     return NULL;
   StaticInventory *inventory = g_new0 (StaticInventory, 1);
   GStatBuf st;
   inventory->path = g_strdup (path);
-  inventory->proc_root = g_strdup (proc_root);
   inventory->vms = vms;
   inventory->complete = TRUE;
   if (g_stat (path, &st) == 0)
@@ -148,7 +146,6 @@ static_free (gpointer impl)
 {
   StaticInventory *inventory = impl;
   g_free (inventory->path);
-  g_free (inventory->proc_root);
   g_ptr_array_unref (inventory->vms);
   g_free (inventory);
 }

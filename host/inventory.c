@@ -46,7 +46,7 @@ vp_inventory_open (const VpConfig *config, GError **error)
   if (g_str_has_prefix (config->inventory, "static:"))
     {
       ops = &vp_inventory_static_ops;
-      impl = vp_inventory_static_open (config->inventory + strlen ("static:"), config->proc_root, error);
+      impl = vp_inventory_static_open (config->inventory + strlen ("static:"), error);
     }
   else
     {

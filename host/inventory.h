@@ -55,7 +55,7 @@ typedef struct {
   void (*free) (gpointer impl);
 } VpInventoryOps;
 
-gpointer vp_inventory_static_open (const char *path, const char *proc_root, GError **error);
+gpointer vp_inventory_static_open (const char *path, GError **error);
 extern const VpInventoryOps vp_inventory_static_ops;
 gpointer vp_inventory_libvirt_open (const char *uri, GError **error);
 extern const VpInventoryOps vp_inventory_libvirt_ops;

@@ -24,13 +24,6 @@ vp_counter_delta (guint64 prev_uj, guint64 cur_uj, guint64 max_uj)
   return (max_uj - prev_uj) + cur_uj;
 }
 
-/* TRUE when going from prev to cur needs a wrap (or a reset). */
-static inline gboolean
-vp_counter_wrapped (guint64 prev_uj, guint64 cur_uj)
-{
-  return cur_uj < prev_uj;
-}
-
 /* The value a virtual energy_uj file shows for a monotonic total: the total
  * modulo max_uj, as a hardware counter would (see above for the modulus). */
 static inline guint64
