@@ -197,6 +197,9 @@ static const VpOption vp_options[] = {
   OPT ("policy", 0, "busy|active|capacity", "attribution policy (default busy)", parse_policy, policy),
   OPT ("topology", 0, "mirror|aggregate", "zone layout per VM (default mirror)", parse_topology, topology),
   OPT ("state-dir", 0, "DIR", "where counters persist (default /var/lib/vpowerd)", parse_string, state_dir),
+  OPT ("mount", 0, "DIR", "where the per-VM powercap trees are mounted (default " VP_DEFAULT_MOUNT ")", parse_string, mount),
+  OPT ("no-mount", 0, NULL, "run without the FUSE tree: HTTP only, in one process", parse_bool, no_mount),
+  OPT ("runtime-dir", 0, "DIR", "lock file and the libvirt hook's socket (default " VP_DEFAULT_RUNTIME_DIR ")", parse_string, runtime_dir),
   OPT ("listen", 0, "ADDR:PORT", "HTTP endpoint (default 127.0.0.1:" G_STRINGIFY (VPOWERD_DEFAULT_PORT) ")", parse_listen, listen_host),
   OPT ("save-interval", 0, "SECONDS", "how often the state file is flushed to disk (default 60)", parse_interval, save_interval_s),
   OPT ("model-idle-watts", 0, "WATTS", "model sensor: package power when idle (default 20)", parse_watts, model_idle_watts),
@@ -229,6 +232,9 @@ config_new_defaults (void)
   config->policy = VP_POLICY_BUSY;
   config->topology = VP_TOPOLOGY_MIRROR;
   config->state_dir = g_strdup (LOCALSTATEDIR "/lib/vpowerd");
+  config->mount = g_strdup (VP_DEFAULT_MOUNT);
+  config->runtime_dir = g_strdup (VP_DEFAULT_RUNTIME_DIR);
+  config->engine_fd = -1;
   config->listen_host = g_strdup ("127.0.0.1");
   config->listen_port = VPOWERD_DEFAULT_PORT;
   config->save_interval_s = 60.0;
@@ -249,6 +255,8 @@ vp_config_free (VpConfig *config)
   g_free (config->proc_root);
   g_free (config->sysfs_root);
   g_free (config->state_dir);
+  g_free (config->mount);
+  g_free (config->runtime_dir);
   g_free (config->listen_host);
   g_free (config);
 }
@@ -339,6 +347,7 @@ typedef struct {
   GPtrArray *values;
   char *config_file;
   gboolean version;
+  int engine_fd;
 } CliValues;
 
 static gboolean
@@ -372,6 +381,7 @@ vp_config_load (int *argc, char ***argv, GError **error)
   CliValues cli = {
     .names = g_ptr_array_new (),
     .values = g_ptr_array_new_with_free_func (g_free),
+    .engine_fd = -1,
   };
   g_autoptr (GPtrArray) owned_names = cli.names;
   g_autoptr (GPtrArray) owned_values = cli.values;
@@ -399,6 +409,10 @@ vp_config_load (int *argc, char ***argv, GError **error)
       g_array_append_val (entries, entry);
     }
   g_array_append_val (entries, version_entry);
+  /* Internal: how the mount holder hands the shared memory to the engine
+   * process it starts (holder.c). Not a config key. */
+  GOptionEntry engine_entry = { "engine-fd", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &cli.engine_fd, NULL, NULL };
+  g_array_append_val (entries, engine_entry);
 
   g_autoptr (GOptionContext) context = g_option_context_new ("- per-VM RAPL energy counters");
   GOptionGroup *group = g_option_group_new (NULL, NULL, NULL, &cli, NULL);
@@ -432,6 +446,7 @@ vp_config_load (int *argc, char ***argv, GError **error)
     }
 
   g_autoptr (VpConfig) config = config_new_defaults ();
+  config->engine_fd = cli.engine_fd;
   config->config_file = g_strdup (config_file ? config_file : VP_CONFIG_DEFAULT_FILE);
   if (!apply_keyfile (config, config->config_file, config_file != NULL, error))
     return NULL;

@@ -6,6 +6,9 @@
 
 #define VP_CONFIG_GROUP "vpowerd"
 #define VP_CONFIG_DEFAULT_FILE SYSCONFDIR "/vpower/vpowerd.conf"
+#define VP_DEFAULT_MOUNT LOCALSTATEDIR "/lib/vpower"
+#define VP_DEFAULT_RUNTIME_DIR "/run/vpower"
+#define VP_HOOK_SOCKET_NAME "hook.sock"
 
 typedef enum { VP_SENSOR_AUTO, VP_SENSOR_POWERCAP, VP_SENSOR_MODEL } VpSensorKind;
 typedef enum { VP_POLICY_BUSY, VP_POLICY_ACTIVE, VP_POLICY_CAPACITY } VpPolicy;
@@ -23,6 +26,9 @@ typedef struct {
   VpPolicy policy;
   VpTopologyMode topology;
   char *state_dir;
+  char *mount;              /* where the FUSE tree is mounted */
+  gboolean no_mount;
+  char *runtime_dir;        /* lock file and the libvirt hook's socket */
   char *listen_host;
   guint listen_port;
   double save_interval_s;
@@ -31,6 +37,7 @@ typedef struct {
   gboolean once;
   gboolean foreground;
   gboolean verbose;
+  int engine_fd;            /* internal: set in the engine process the holder starts */
 } VpConfig;
 
 void vp_config_free (VpConfig *config);

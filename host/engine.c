@@ -568,6 +568,15 @@ publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double
     }
 
   guint n_vms = vms->len + unlisted->len, n_view = engine->view->len;
+  for (guint v = 0; v < n_view; v++)
+    {
+      const VpViewZone *view = &g_array_index (engine->view, VpViewZone, v);
+      VpZoneSnapshot layout = {
+        .name = view->name, .index = view->index, .max_energy_range_uj = view->max_energy_range_uj,
+        .estimated = estimated,
+      };
+      g_array_append_val (snapshot->vm_layout, layout);
+    }
   snapshot->vm_storage = g_new0 (VpVmSnapshot, MAX (n_vms, 1));
   snapshot->zone_storage = g_new0 (VpZoneSnapshot, MAX (n_vms * n_view, 1));
   /* Listed VMs' strings live in the inventory's immutable list; unlisted
@@ -583,6 +592,8 @@ publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double
         {
           const VpVmInfo *info = vms->pdata[i];
           fill_vm_snapshot (engine, vm, vm_ledgers[i], info->name, info->state, info->pid, interval_s, busy_ns);
+          vm->uid = info->uid;
+          vm->gid = info->gid;
         }
       else
         {

@@ -10,6 +10,7 @@
 
 #include "host/inventory.h"
 #include "host/libvirt-util.h"
+#include "shared/vp-domxml.h"
 #include "shared/vp-error.h"
 #include "shared/vp-fileio.h"
 
@@ -80,6 +81,27 @@ read_qemu_pid (LibvirtInventory *inventory, const char *name)
   return (int) pid;
 }
 
+/* The user and group QEMU runs as, from the domain's DAC <seclabel>: a
+ * running domain's live XML has the label libvirt chose (qemu.conf user or a
+ * static per-domain label); an inactive one only has a static label. The VM's
+ * files are owned by them so that QEMU's 9p backend can read energy_uj and
+ * nobody else can (design.md). Unknown means root. */
+static void
+read_owner (virDomainPtr domain, VpVmInfo *vm)
+{
+  g_autofree char *text = virDomainGetXMLDesc (domain, 0);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VpDomainXml) xml = text ? vp_domain_xml_parse (text, -1, &error) : NULL;
+  if (xml && xml->owner_known)
+    {
+      vm->uid = xml->uid;
+      vm->gid = xml->gid;
+    }
+  else if (!text || !xml)
+    g_debug ("libvirt: %s: no usable domain XML (%s); its files stay root's", vm->name,
+             error ? error->message : "libvirt returned none");
+}
+
 static void
 publish (LibvirtInventory *inventory, gboolean complete)
 {
@@ -91,7 +113,10 @@ publish (LibvirtInventory *inventory, gboolean complete)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       VpVmInfo *vm = value;
-      g_ptr_array_add (list, vp_vm_info_new (vm->name, vm->uuid, vm->state, vm->pid));
+      VpVmInfo *copy = vp_vm_info_new (vm->name, vm->uuid, vm->state, vm->pid);
+      copy->uid = vm->uid;
+      copy->gid = vm->gid;
+      g_ptr_array_add (list, copy);
     }
   g_mutex_lock (&inventory->lock);
   g_ptr_array_unref (inventory->published);
@@ -127,6 +152,7 @@ refresh_domain (LibvirtInventory *inventory, virConnectPtr conn, const char *uui
   else if (!g_str_equal (old->state, state_name))
     g_message ("libvirt: domain %s is %s", name, state_name);
   VpVmInfo *vm = vp_vm_info_new (name, uuid, state_name, pid);
+  read_owner (domain, vm);
   g_hash_table_replace (inventory->domains, vm->uuid, vm);
 }
 

@@ -4,6 +4,7 @@
  *   [web1]
  *   uuid=0b5d6c1e-...
  *   pid=12345
+ *   owner=+64055:+64055     (optional: the QEMU user, as a libvirt DAC label)
  *
  * The file is re-read when its modification time changes, so VMs can be
  * added and removed without a restart. A file that turns bad keeps the last
@@ -11,6 +12,7 @@
 #include "config.h"
 
 #include "host/inventory.h"
+#include "shared/vp-domxml.h"
 #include "shared/vp-error.h"
 
 #include <glib/gstdio.h>
@@ -47,7 +49,7 @@ parse_file (const char *path, GError **error)
         }
       g_auto (GStrv) keys = g_key_file_get_keys (keyfile, *name, NULL, NULL);
       for (char **key = keys; *key; key++)
-        if (!g_str_equal (*key, "uuid") && !g_str_equal (*key, "pid"))
+        if (!g_str_equal (*key, "uuid") && !g_str_equal (*key, "pid") && !g_str_equal (*key, "owner"))
           {
             g_set_error (error, VP_ERROR, VP_ERROR_CONFIG,
                          "static inventory %s: unknown key '%s' in [%s]", path, *key, *name);
@@ -66,6 +68,17 @@ parse_file (const char *path, GError **error)
             }
           pid = (int) value;
         }
+      uid_t uid = 0;
+      gid_t gid = 0;
+      g_autofree char *owner = g_key_file_get_value (keyfile, *name, "owner", NULL);
+      g_autoptr (GError) owner_error = NULL;
+      if (owner && !vp_dac_label_parse (owner, &uid, &gid, &owner_error))
+        {
+          g_set_error (error, VP_ERROR, VP_ERROR_CONFIG,
+                       "static inventory %s: invalid value for 'owner' in [%s]: %s", path, *name,
+                       owner_error->message);
+          return NULL;
+        }
       for (guint i = 0; i < vms->len; i++)
         if (g_ascii_strcasecmp (((VpVmInfo *) vms->pdata[i])->uuid, uuid) == 0)
           {
@@ -74,7 +87,10 @@ parse_file (const char *path, GError **error)
                          ((VpVmInfo *) vms->pdata[i])->name);
             return NULL;
           }
-      g_ptr_array_add (vms, vp_vm_info_new (*name, uuid, pid ? "running" : "shutoff", pid));
+      VpVmInfo *vm = vp_vm_info_new (*name, uuid, pid ? "running" : "shutoff", pid);
+      vm->uid = uid;
+      vm->gid = gid;
+      g_ptr_array_add (vms, vm);
     }
   return g_steal_pointer (&vms);
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/types.h>
 
 #include "host/conf.h"
 
@@ -12,6 +13,8 @@ typedef struct {
   char *uuid;       /* canonical lower-case 36-character form */
   char *state;      /* running, paused, shutoff, crashed, pmsuspended, other */
   int pid;          /* the QEMU process, 0 when not running or unknown */
+  uid_t uid;        /* who QEMU runs as (libvirt's DAC label); root when unknown */
+  gid_t gid;
 } VpVmInfo;
 
 VpVmInfo *vp_vm_info_new (const char *name, const char *uuid, const char *state, int pid);

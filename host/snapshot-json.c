@@ -88,6 +88,10 @@ add_vms (JsonBuilder *b, const VpSnapshot *s)
       json_builder_add_string_value (b, vm->state);
       json_builder_set_member_name (b, "pid");
       json_builder_add_int_value (b, vm->pid);
+      json_builder_set_member_name (b, "uid");
+      json_builder_add_int_value (b, vm->uid);
+      json_builder_set_member_name (b, "gid");
+      json_builder_add_int_value (b, vm->gid);
       json_builder_set_member_name (b, "cpu_seconds");
       json_builder_add_double_value (b, vm->cpu_ns_total / 1e9);
       json_builder_set_member_name (b, "cpu_share");

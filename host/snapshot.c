@@ -23,6 +23,7 @@ snapshot_clear (gpointer data)
   g_free (snapshot->topology);
   g_free (snapshot->inventory);
   g_array_unref (snapshot->zones);
+  g_array_unref (snapshot->vm_layout);
   g_ptr_array_unref (snapshot->vms);
   g_free (snapshot->vm_storage);
   g_free (snapshot->zone_storage);
@@ -34,6 +35,7 @@ vp_snapshot_new (void)
 {
   VpSnapshot *snapshot = g_atomic_rc_box_new0 (VpSnapshot);
   snapshot->zones = vp_zone_snapshot_array_new ();
+  snapshot->vm_layout = vp_zone_snapshot_array_new ();
   snapshot->vms = g_ptr_array_new ();
   snapshot->keepalive = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
   return snapshot;

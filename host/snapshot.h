@@ -28,6 +28,8 @@ typedef struct {
   const char *uuid;
   const char *state;
   int pid;
+  guint uid;                    /* who QEMU runs as: owns the VM's FUSE files */
+  guint gid;
   guint64 cpu_ns_total;
   double cpu_share;             /* VM CPU time / host busy CPU time, last tick */
   guint n_zones;
@@ -47,6 +49,7 @@ typedef struct {
   char *inventory;
   gboolean libvirt_connected;
   GArray *zones;                /* VpZoneSnapshot: the host's zones */
+  GArray *vm_layout;            /* VpZoneSnapshot: every VM's zones (name, index, max only) */
   GPtrArray *vms;               /* VpVmSnapshot *, sorted by name (into vm_storage) */
   VpVmSnapshot *vm_storage;     /* owned */
   VpZoneSnapshot *zone_storage; /* owned: every VM's zones */

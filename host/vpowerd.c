@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* vpowerd: the host daemon's entry point: options, logging, signals, the tick timer. */
+/* vpowerd: the host daemon's entry point: options, logging, daemonising, and which role to run. */
 #include "config.h"
 
 #include "host/conf.h"
 #include "host/engine.h"
-#include "host/http.h"
+#include "host/engine-loop.h"
+#include "host/holder.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 
 static gboolean log_verbose;
 static gboolean log_to_syslog;
+static const char *log_ident = "vpowerd";
 
 static GLogWriterOutput
 write_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
@@ -43,56 +45,8 @@ write_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpoint
   if (log_to_syslog)
     syslog (priority, "%s%s", prefix, message ? message : "");
   else
-    fprintf (stderr, "vpowerd: %s%s\n", prefix, message ? message : "");
+    fprintf (stderr, "%s: %s%s\n", log_ident, prefix, message ? message : "");
   return G_LOG_WRITER_HANDLED;
-}
-
-typedef struct {
-  GMainLoop *loop;
-  VpEngine *engine;
-  double interval_s;
-  gint64 next_tick_us;
-} Daemon;
-
-static gboolean on_tick (gpointer user_data);
-
-/* Ticks are scheduled on absolute deadlines so they do not drift by the
- * tick's own duration; after a stall we skip ahead rather than burst. */
-static void
-schedule_tick (Daemon *daemon)
-{
-  gint64 interval_us = (gint64) (daemon->interval_s * G_USEC_PER_SEC);
-  gint64 now = g_get_monotonic_time ();
-  daemon->next_tick_us += interval_us;
-  if (daemon->next_tick_us <= now)
-    daemon->next_tick_us = now + interval_us;
-  g_timeout_add ((guint) ((daemon->next_tick_us - now + 999) / 1000), on_tick, daemon);
-}
-
-static gboolean
-on_tick (gpointer user_data)
-{
-  Daemon *daemon = user_data;
-  vp_engine_tick (daemon->engine);
-  schedule_tick (daemon);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-on_stop_signal (gpointer user_data)
-{
-  Daemon *daemon = user_data;
-  g_message ("stopping on signal");
-  g_main_loop_quit (daemon->loop);
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-on_sighup (gpointer user_data)
-{
-  g_message ("SIGHUP: configuration reload is not supported by this version; "
-             "restart vpowerd to apply changes (counters persist across restarts)");
-  return G_SOURCE_CONTINUE;
 }
 
 static int
@@ -115,6 +69,33 @@ run_once (const VpConfig *config)
   g_autofree char *json = vp_snapshot_once_json (snapshot);
   fputs (json, stdout);
   return EXIT_SUCCESS;
+}
+
+static void
+ignore_ready (gboolean ok, gpointer user_data)
+{
+}
+
+/* The engine, started by the mount holder with the shared memory's fd. It
+ * logs like the holder (syslog unless --foreground), never detaches, and
+ * dies with the holder (holder.c). */
+static int
+run_engine_process (const VpConfig *config)
+{
+  g_autoptr (GError) error = NULL;
+  log_ident = "vpowerd-engine";
+  if (!config->foreground)
+    {
+      openlog (log_ident, LOG_PID, LOG_DAEMON);
+      log_to_syslog = TRUE;
+    }
+  g_autoptr (VpShm) shm = vp_shm_attach (config->engine_fd, &error);
+  if (!shm)
+    {
+      g_critical ("%s", error->message);
+      return EXIT_FAILURE;
+    }
+  return vp_engine_run (config, shm, ignore_ready, NULL);
 }
 
 /* Classic double-duty daemonisation: the parent waits on a pipe until the
@@ -144,8 +125,10 @@ daemonize (int *ready_fd)
 }
 
 static void
-report_ready (int *ready_fd, char status)
+report_ready (gboolean ok, gpointer user_data)
 {
+  int *ready_fd = user_data;
+  char status = ok ? 0 : 1;
   if (*ready_fd < 0)
     return;
   if (write (*ready_fd, &status, 1) != 1)
@@ -175,6 +158,8 @@ main (int argc, char **argv)
   setlocale (LC_ALL, "");
   g_log_set_writer_func (write_log, NULL, NULL);
 
+  /* Kept whole: the holder starts the engine with the same arguments. */
+  g_auto (GStrv) original_argv = g_strdupv (argv);
   g_autoptr (VpConfig) config = vp_config_load (&argc, &argv, &error);
   if (!config)
     {
@@ -187,6 +172,8 @@ main (int argc, char **argv)
 
   if (config->once)
     return run_once (config);
+  if (config->engine_fd >= 0)
+    return run_engine_process (config);
 
   if (!config->foreground)
     {
@@ -199,44 +186,21 @@ main (int argc, char **argv)
       log_to_syslog = TRUE;
     }
 
-  g_message ("vpowerd %s starting: inventory %s, policy %s, topology %s, interval %g s, state in %s",
+  g_message ("vpowerd %s starting: inventory %s, policy %s, topology %s, interval %g s, state in %s, %s",
              PACKAGE_VERSION, g_str_equal (config->inventory, "libvirt") ? config->connect : config->inventory,
              vp_policy_to_string (config->policy), vp_topology_to_string (config->topology),
-             config->interval_s, config->state_dir);
+             config->interval_s, config->state_dir, config->no_mount ? "no mount" : config->mount);
 
-  g_autoptr (VpEngine) engine = vp_engine_new (config, TRUE, &error);
-  g_autoptr (VpHttp) http = engine ? vp_http_start (engine, config->listen_host, config->listen_port, &error) : NULL;
-  if (!http)
+  if (config->no_mount)
+    return vp_engine_run (config, NULL, report_ready, &ready_fd);
+
+  /* The engine process is this same binary, started again by the holder
+   * from the path it was started by (see holder.c). */
+  g_autofree char *self_path = g_file_read_link ("/proc/self/exe", NULL);
+  if (!self_path || g_str_has_suffix (self_path, " (deleted)"))
     {
-      g_critical ("%s", error->message);
-      /* A detaching vpowerd logs to syslog: say it on the terminal too. */
-      if (log_to_syslog)
-        g_printerr ("vpowerd: %s\n", error->message);
-      report_ready (&ready_fd, 1);
-      return EXIT_FAILURE;
+      g_free (self_path);
+      self_path = g_strdup (original_argv[0]);
     }
-
-  g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-  Daemon daemon = {
-    .loop = loop,
-    .engine = engine,
-    .interval_s = config->interval_s,
-    .next_tick_us = g_get_monotonic_time (),
-  };
-  g_unix_signal_add (SIGTERM, on_stop_signal, &daemon);
-  g_unix_signal_add (SIGINT, on_stop_signal, &daemon);
-  g_unix_signal_add (SIGHUP, on_sighup, &daemon);
-
-  vp_engine_tick (engine);   /* the first sample; attribution starts at the next */
-  schedule_tick (&daemon);
-  report_ready (&ready_fd, 0);
-  g_main_loop_run (loop);
-
-  g_clear_pointer (&http, vp_http_stop);
-  g_autofree char *state_dir = g_strdup (config->state_dir);
-  if (vp_engine_save (engine, TRUE, &error))
-    g_message ("stopped; counters saved in %s", state_dir);
-  else
-    g_warning ("stopped, but the counters could not be saved: %s", error->message);
-  return EXIT_SUCCESS;
+  return vp_holder_run (config, self_path, original_argv, report_ready, &ready_fd);
 }

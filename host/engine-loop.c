@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpowerd: the engine process's main loop: the tick timer, HTTP, publication, clean stop. */
+#include "config.h"
+
+#include "host/engine-loop.h"
+#include "host/engine.h"
+#include "host/http.h"
+#include "host/publication.h"
+
+#include <glib-unix.h>
+#include <stdlib.h>
+
+typedef struct {
+  GMainLoop *loop;
+  VpEngine *engine;
+  VpShm *shm;
+  double interval_s;
+  gint64 next_tick_us;
+  gboolean publish_failed;
+} EngineLoop;
+
+static gboolean on_tick (gpointer user_data);
+
+/* Ticks are scheduled on absolute deadlines so they do not drift by the
+ * tick's own duration; after a stall we skip ahead rather than burst. */
+static void
+schedule_tick (EngineLoop *self)
+{
+  gint64 interval_us = (gint64) (self->interval_s * G_USEC_PER_SEC);
+  gint64 now = g_get_monotonic_time ();
+  self->next_tick_us += interval_us;
+  if (self->next_tick_us <= now)
+    self->next_tick_us = now + interval_us;
+  g_timeout_add ((guint) ((self->next_tick_us - now + 999) / 1000), on_tick, self);
+}
+
+/* Hands the tick's snapshot to the mount holder. */
+static void
+publish (EngineLoop *self)
+{
+  if (!self->shm)
+    return;
+  g_autoptr (VpSnapshot) snapshot = vp_engine_snapshot (self->engine);
+  g_autoptr (GBytes) bytes = vp_publication_encode (snapshot);
+  g_autoptr (GError) error = NULL;
+  gboolean ok = vp_shm_write (self->shm, bytes, &error);
+  if (!ok && !self->publish_failed)
+    g_warning ("cannot publish to the mount: %s; the tree keeps its last values", error->message);
+  else if (ok && self->publish_failed)
+    g_message ("publishing to the mount again");
+  self->publish_failed = !ok;
+}
+
+static gboolean
+on_tick (gpointer user_data)
+{
+  EngineLoop *self = user_data;
+  vp_engine_tick (self->engine);
+  publish (self);
+  schedule_tick (self);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_stop_signal (gpointer user_data)
+{
+  EngineLoop *self = user_data;
+  g_message ("stopping on signal");
+  g_main_loop_quit (self->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_sighup (gpointer user_data)
+{
+  /* Under a mount holder, SIGHUP goes to the holder, which restarts this
+   * process with the new configuration; alone, there is nobody to do that. */
+  g_message ("SIGHUP: with --no-mount the configuration is not reloaded; "
+             "restart vpowerd to apply changes (counters persist across restarts)");
+  return G_SOURCE_CONTINUE;
+}
+
+int
+vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VpEngine) engine = vp_engine_new (config, TRUE, &error);
+  g_autoptr (VpHttp) http = engine ? vp_http_start (engine, config->listen_host, config->listen_port, &error) : NULL;
+  if (!http)
+    {
+      g_critical ("%s", error->message);
+      ready (FALSE, user_data);
+      return EXIT_FAILURE;
+    }
+
+  g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  EngineLoop self = {
+    .loop = loop,
+    .engine = engine,
+    .shm = shm,
+    .interval_s = config->interval_s,
+    .next_tick_us = g_get_monotonic_time (),
+  };
+  guint sources[] = {
+    g_unix_signal_add (SIGTERM, on_stop_signal, &self),
+    g_unix_signal_add (SIGINT, on_stop_signal, &self),
+    g_unix_signal_add (SIGHUP, on_sighup, &self),
+  };
+
+  /* The first sample; attribution starts at the next tick (or right away,
+   * from the saved sample, after a restart). */
+  vp_engine_tick (engine);
+  publish (&self);
+  schedule_tick (&self);
+  ready (TRUE, user_data);
+  g_main_loop_run (loop);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (sources); i++)
+    g_source_remove (sources[i]);
+  g_clear_pointer (&http, vp_http_stop);
+  if (vp_engine_save (engine, TRUE, &error))
+    g_message ("stopped; counters saved in %s", config->state_dir);
+  else
+    g_warning ("stopped, but the counters could not be saved: %s", error->message);
+  return EXIT_SUCCESS;
+}

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpowerd: what the engine publishes to the mount holder each tick, and its wire format.
+ *
+ * The wire format is a serialised GVariant. GLib validates serialised data
+ * from untrusted sources (g_variant_get_normal_form), so a half-written or
+ * corrupt publication can never crash the holder: it is refused, and the
+ * holder keeps serving the last good one. */
+#include "config.h"
+
+#include "host/publication.h"
+#include "shared/vp-error.h"
+
+#include <string.h>
+
+/* (ticks, published_mono_us, inventory_complete, [(index, name, max)], [(name, uuid, uid, gid, [energy])]) */
+#define VP_PUBLICATION_TYPE "(txba(sst)a(ssuuat))"
+
+void
+vp_publication_free (VpPublication *publication)
+{
+  if (!publication)
+    return;
+  for (guint z = 0; z < publication->n_zones; z++)
+    {
+      g_free (publication->zones[z].index);
+      g_free (publication->zones[z].name);
+    }
+  for (guint v = 0; v < publication->n_vms; v++)
+    {
+      g_free (publication->vms[v].name);
+      g_free (publication->vms[v].uuid);
+      g_free (publication->vms[v].energy_uj);
+    }
+  g_free (publication->zones);
+  g_free (publication->vms);
+  g_free (publication);
+}
+
+GBytes *
+vp_publication_encode (const VpSnapshot *snapshot)
+{
+  GVariantBuilder zones, vms;
+  g_variant_builder_init (&zones, G_VARIANT_TYPE ("a(sst)"));
+  for (guint z = 0; z < snapshot->vm_layout->len; z++)
+    {
+      const VpZoneSnapshot *zone = &g_array_index (snapshot->vm_layout, VpZoneSnapshot, z);
+      g_variant_builder_add (&zones, "(sst)", zone->index, zone->name, zone->max_energy_range_uj);
+    }
+  g_variant_builder_init (&vms, G_VARIANT_TYPE ("a(ssuuat)"));
+  for (guint i = 0; i < snapshot->vms->len; i++)
+    {
+      const VpVmSnapshot *vm = snapshot->vms->pdata[i];
+      g_autofree guint64 *energy = g_new (guint64, MAX (vm->n_zones, 1));
+      for (guint z = 0; z < vm->n_zones; z++)
+        energy[z] = vm->zones[z].energy_uj;
+      GVariant *array = g_variant_new_fixed_array (G_VARIANT_TYPE_UINT64, energy, vm->n_zones, sizeof (guint64));
+      g_variant_builder_add (&vms, "(ssuu@at)", vm->name, vm->uuid, vm->uid, vm->gid, array);
+    }
+  g_autoptr (GVariant) variant = g_variant_ref_sink (
+    g_variant_new ("(txba(sst)a(ssuuat))", snapshot->ticks, snapshot->mono_us, snapshot->libvirt_connected,
+                   &zones, &vms));
+  return g_variant_get_data_as_bytes (variant);
+}
+
+gboolean
+vp_publication_name_is_valid (const char *name)
+{
+  return name[0] != '\0' && strlen (name) <= 255 && !strchr (name, '/') &&
+         !g_str_equal (name, ".") && !g_str_equal (name, "..");
+}
+
+/* "0", "0:0", "1:a": hexadecimal components (child zones are named
+ * "<parent>:%x", drivers/powercap/powercap_sys.c). */
+static gboolean
+zone_index_is_valid (const char *index)
+{
+  gboolean expect_digit = TRUE;
+  if (strlen (index) > 64)
+    return FALSE;
+  for (const char *c = index; *c; c++)
+    {
+      if (g_ascii_isxdigit (*c) && !g_ascii_isupper (*c))
+        expect_digit = FALSE;
+      else if (*c == ':' && !expect_digit)
+        expect_digit = TRUE;
+      else
+        return FALSE;
+    }
+  return !expect_digit;
+}
+
+VpPublication *
+vp_publication_decode (GBytes *bytes, GError **error)
+{
+  g_autoptr (GVariant) raw = g_variant_ref_sink (
+    g_variant_new_from_bytes (G_VARIANT_TYPE (VP_PUBLICATION_TYPE), bytes, FALSE));
+  /* Normal form is what makes every later accessor safe on foreign data. */
+  g_autoptr (GVariant) variant = g_variant_get_normal_form (raw);
+  if (!g_variant_is_normal_form (raw))
+    {
+      g_set_error (error, VP_ERROR, VP_ERROR_PARSE, "publication is not in normal form (%" G_GSIZE_FORMAT " bytes)",
+                   g_bytes_get_size (bytes));
+      return NULL;
+    }
+
+  g_autoptr (VpPublication) publication = g_new0 (VpPublication, 1);
+  g_autoptr (GVariant) zones = NULL, vms = NULL;
+  g_variant_get (variant, "(txb@a(sst)@a(ssuuat))", &publication->ticks, &publication->published_mono_us,
+                 &publication->inventory_complete, &zones, &vms);
+
+  publication->n_zones = (guint) g_variant_n_children (zones);
+  publication->zones = g_new0 (VpPubZone, MAX (publication->n_zones, 1));
+  g_autoptr (GHashTable) indices = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint z = 0; z < publication->n_zones; z++)
+    {
+      VpPubZone *zone = &publication->zones[z];
+      g_variant_get_child (zones, z, "(sst)", &zone->index, &zone->name, &zone->max_energy_range_uj);
+      if (!zone_index_is_valid (zone->index) || !vp_publication_name_is_valid (zone->name) ||
+          strchr (zone->name, '\n') || !g_hash_table_add (indices, zone->index))
+        {
+          g_set_error (error, VP_ERROR, VP_ERROR_PARSE, "publication: bad zone \"%s\" (%s)", zone->index, zone->name);
+          return NULL;
+        }
+    }
+  /* Every child's parent zone must be there too, or the tree has a hole. */
+  for (guint z = 0; z < publication->n_zones; z++)
+    {
+      const char *index = publication->zones[z].index, *colon = strrchr (index, ':');
+      g_autofree char *parent = colon ? g_strndup (index, colon - index) : NULL;
+      if (parent && !g_hash_table_contains (indices, parent))
+        {
+          g_set_error (error, VP_ERROR, VP_ERROR_PARSE, "publication: zone \"%s\" has no parent", index);
+          return NULL;
+        }
+    }
+
+  publication->n_vms = (guint) g_variant_n_children (vms);
+  publication->vms = g_new0 (VpPubVm, MAX (publication->n_vms, 1));
+  for (guint v = 0; v < publication->n_vms; v++)
+    {
+      VpPubVm *vm = &publication->vms[v];
+      g_autoptr (GVariant) energy = NULL;
+      g_variant_get_child (vms, v, "(ssuu@at)", &vm->name, &vm->uuid, &vm->uid, &vm->gid, &energy);
+      gsize n_energy = 0;
+      const guint64 *values = g_variant_get_fixed_array (energy, &n_energy, sizeof (guint64));
+      if (!vp_publication_name_is_valid (vm->name) || !g_uuid_string_is_valid (vm->uuid) ||
+          n_energy != publication->n_zones)
+        {
+          g_set_error (error, VP_ERROR, VP_ERROR_PARSE, "publication: bad VM \"%s\"", vm->name);
+          return NULL;
+        }
+      vm->energy_uj = g_memdup2 (values, MAX (n_energy, 1) * sizeof (guint64));
+    }
+  return g_steal_pointer (&publication);
+}

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpower: the few facts vpower needs from a libvirt domain XML (name, UUID, DAC owner).
+ *
+ * GMarkup is enough for libvirt's XML (no DTD, no entities beyond the
+ * predefined ones) and keeps libxml2 out of the hook, which must be small
+ * and fast (libvirt runs it synchronously while starting the VM). */
+#include "config.h"
+
+#include "shared/vp-domxml.h"
+#include "shared/vp-error.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+
+void
+vp_domain_xml_free (VpDomainXml *xml)
+{
+  if (!xml)
+    return;
+  g_free (xml->name);
+  g_free (xml->uuid);
+  g_free (xml);
+}
+
+static gboolean
+parse_id (const char *text, gboolean is_user, guint32 *out, GError **error)
+{
+  guint64 number;
+  if (text[0] == '+')
+    {
+      if (!g_ascii_string_to_unsigned (text + 1, 10, 0, G_MAXUINT32 - 1, &number, NULL))
+        {
+          g_set_error (error, VP_ERROR, VP_ERROR_PARSE, "\"%s\" is not a numeric id", text);
+          return FALSE;
+        }
+      *out = (guint32) number;
+      return TRUE;
+    }
+  if (is_user)
+    {
+      struct passwd pw, *found = NULL;
+      char buffer[4096];
+      if (getpwnam_r (text, &pw, buffer, sizeof buffer, &found) != 0 || !found)
+        {
+          g_set_error (error, VP_ERROR, VP_ERROR_NOT_FOUND, "no user named \"%s\"", text);
+          return FALSE;
+        }
+      *out = pw.pw_uid;
+    }
+  else
+    {
+      struct group gr, *found = NULL;
+      char buffer[4096];
+      if (getgrnam_r (text, &gr, buffer, sizeof buffer, &found) != 0 || !found)
+        {
+          g_set_error (error, VP_ERROR, VP_ERROR_NOT_FOUND, "no group named \"%s\"", text);
+          return FALSE;
+        }
+      *out = gr.gr_gid;
+    }
+  return TRUE;
+}
+
+gboolean
+vp_dac_label_parse (const char *label, uid_t *uid, gid_t *gid, GError **error)
+{
+  g_autofree char *copy = g_strstrip (g_strdup (label));
+  char *colon = strchr (copy, ':');
+  guint32 user_id, group_id;
+
+  if (colon)
+    *colon = '\0';
+  if (copy[0] == '\0' || (colon && colon[1] == '\0'))
+    {
+      g_set_error (error, VP_ERROR, VP_ERROR_PARSE, "\"%s\" is not a DAC label (user:group)", label);
+      return FALSE;
+    }
+  if (!parse_id (copy, TRUE, &user_id, error))
+    return FALSE;
+  if (colon)
+    {
+      if (!parse_id (colon + 1, FALSE, &group_id, error))
+        return FALSE;
+    }
+  else
+    {
+      struct passwd pw, *found = NULL;
+      char buffer[4096];
+      if (getpwuid_r (user_id, &pw, buffer, sizeof buffer, &found) != 0 || !found)
+        {
+          g_set_error (error, VP_ERROR, VP_ERROR_NOT_FOUND, "user %u has no primary group", user_id);
+          return FALSE;
+        }
+      group_id = pw.pw_gid;
+    }
+  *uid = user_id;
+  *gid = group_id;
+  return TRUE;
+}
+
+typedef struct {
+  VpDomainXml *result;
+  int depth;
+  /* What the text at the current element is for, if anything. */
+  GString **capture;
+  GString *name, *uuid, *label;
+  gboolean in_dac_seclabel;
+  gboolean dac_none;
+} ParseState;
+
+static void
+on_start (GMarkupParseContext *context, const char *element, const char **attr_names,
+          const char **attr_values, gpointer user_data, GError **error)
+{
+  ParseState *state = user_data;
+  state->depth++;
+  state->capture = NULL;
+
+  if (state->depth == 1)
+    {
+      if (!g_str_equal (element, "domain"))
+        g_set_error (error, VP_ERROR, VP_ERROR_PARSE, "the document is a <%s>, not a <domain>", element);
+      return;
+    }
+  /* Only the domain's own children count: disks have <seclabel>s too. */
+  if (state->depth == 2)
+    {
+      if (g_str_equal (element, "name"))
+        state->capture = &state->name;
+      else if (g_str_equal (element, "uuid"))
+        state->capture = &state->uuid;
+      else if (g_str_equal (element, "seclabel"))
+        {
+          const char *model = NULL, *type = NULL;
+          for (int i = 0; attr_names[i]; i++)
+            if (g_str_equal (attr_names[i], "model"))
+              model = attr_values[i];
+            else if (g_str_equal (attr_names[i], "type"))
+              type = attr_values[i];
+          /* A <seclabel type='none'/> with no model turns every driver off. */
+          if (g_strcmp0 (type, "none") == 0 && (!model || g_str_equal (model, "dac")))
+            state->dac_none = TRUE;
+          state->in_dac_seclabel = g_strcmp0 (model, "dac") == 0;
+        }
+    }
+  else if (state->depth == 3 && state->in_dac_seclabel && g_str_equal (element, "label"))
+    state->capture = &state->label;
+}
+
+static void
+on_end (GMarkupParseContext *context, const char *element, gpointer user_data, GError **error)
+{
+  ParseState *state = user_data;
+  if (state->depth == 2 && g_str_equal (element, "seclabel"))
+    state->in_dac_seclabel = FALSE;
+  state->capture = NULL;
+  state->depth--;
+}
+
+static void
+on_text (GMarkupParseContext *context, const char *text, gsize length, gpointer user_data, GError **error)
+{
+  ParseState *state = user_data;
+  if (!state->capture)
+    return;
+  if (!*state->capture)
+    *state->capture = g_string_new (NULL);
+  g_string_append_len (*state->capture, text, (gssize) length);
+}
+
+VpDomainXml *
+vp_domain_xml_parse (const char *text, gssize length, GError **error)
+{
+  static const GMarkupParser parser = { on_start, on_end, on_text, NULL, NULL };
+  ParseState state = { 0 };
+  g_autoptr (GMarkupParseContext) context = g_markup_parse_context_new (&parser, 0, &state, NULL);
+  g_autoptr (GError) local = NULL;
+  gboolean ok = g_markup_parse_context_parse (context, text, length, &local) &&
+                g_markup_parse_context_end_parse (context, &local);
+  g_autoptr (GString) name = state.name, uuid = state.uuid, label = state.label;
+
+  if (!ok)
+    {
+      g_set_error (error, VP_ERROR, VP_ERROR_PARSE, "domain XML: %s", local->message);
+      return NULL;
+    }
+  if (!name || !uuid)
+    {
+      g_set_error (error, VP_ERROR, VP_ERROR_PARSE, "domain XML: no <%s>", name ? "uuid" : "name");
+      return NULL;
+    }
+  g_autoptr (VpDomainXml) xml = g_new0 (VpDomainXml, 1);
+  xml->name = g_strstrip (g_strdup (name->str));
+  xml->uuid = g_ascii_strdown (g_strstrip (uuid->str), -1);
+  if (label && !state.dac_none)
+    {
+      g_autoptr (GError) label_error = NULL;
+      xml->owner_known = vp_dac_label_parse (label->str, &xml->uid, &xml->gid, &label_error);
+      if (!xml->owner_known)
+        g_debug ("domain %s: DAC label ignored: %s", xml->name, label_error->message);
+    }
+  return g_steal_pointer (&xml);
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpower: the few facts vpower needs from a libvirt domain XML (name, UUID, DAC owner). */
+#pragma once
+
+#include <glib.h>
+#include <sys/types.h>
+
+typedef struct {
+  char *name;
+  char *uuid;            /* lower-case, as written in <uuid> */
+  gboolean owner_known;  /* a DAC <label> named the QEMU user */
+  uid_t uid;             /* valid when owner_known */
+  gid_t gid;
+} VpDomainXml;
+
+void vp_domain_xml_free (VpDomainXml *xml);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpDomainXml, vp_domain_xml_free)
+
+/* Parses a <domain> document (inactive, live or a hook's stdin). Fails when
+ * it is not well-formed or lacks <name> or <uuid>; an unusable DAC label is
+ * not an error (owner_known stays FALSE). */
+VpDomainXml *vp_domain_xml_parse (const char *text, gssize length, GError **error);
+
+/* Parses a DAC label as libvirt writes it: "+UID:+GID", "user:group", or
+ * "user" (the user's primary group). Names are looked up in the passwd and
+ * group databases. */
+gboolean vp_dac_label_parse (const char *label, uid_t *uid, gid_t *gid, GError **error);
