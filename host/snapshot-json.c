@@ -127,6 +127,9 @@ vp_snapshot_vms_json (const VpSnapshot *snapshot, gboolean pretty)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
+  /* The tick says which snapshot these values are from (scripts compare). */
+  json_builder_set_member_name (b, "ticks");
+  json_builder_add_int_value (b, (gint64) snapshot->ticks);
   json_builder_set_member_name (b, "vms");
   add_vms (b, snapshot);
   json_builder_end_object (b);

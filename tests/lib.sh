@@ -22,6 +22,11 @@ vp_setup_workdir () {
 vp_cleanup_workdir () {
   kill "${pids[@]}" ${VP_PID:-} 2>/dev/null
   wait 2>/dev/null
+  # A vpowerd that died hard leaves its mount behind: never rm -rf into it.
+  local mnt
+  for mnt in $(awk -v w="$work/" 'index($2, w) == 1 {print $2}' /proc/mounts 2>/dev/null); do
+    umount -l "$mnt" 2>/dev/null
+  done
   rm -rf "$work"
 }
 
@@ -98,6 +103,35 @@ vp_start_vpowerd () {
   "$VPOWERD" --foreground --listen "127.0.0.1:$VP_PORT" "${mount_args[@]}" "$@" >>"$log" 2>&1 &
   VP_PID=$!
   vp_wait_for 20 vp_vpowerd_ticked || { cat "$log" >&2; return 1; }
+}
+
+# vp_start_mounted LOGFILE ARGS...: vp_start_vpowerd with the FUSE tree mounted at
+# $VP_MNT ($work/mnt) and its runtime directory (lock, hook socket) in $VP_RUN.
+vp_start_mounted () {
+  local log=$1
+  shift
+  VP_MNT=$work/mnt
+  VP_RUN=$work/run
+  vp_start_vpowerd "$log" --mount "$VP_MNT" --runtime-dir "$VP_RUN" "$@" || return 1
+  vp_wait_for 20 mountpoint -q "$VP_MNT" || { cat "$log" >&2; return 1; }
+}
+
+# vp_require_fuse: root and /dev/fuse, or skip (fail under CI).
+vp_require_fuse () {
+  vp_require_root
+  [ -c /dev/fuse ] || vp_skip_or_fail "no /dev/fuse"
+}
+
+# vp_engine_pid: the engine process the mount holder ($VP_PID) started.
+vp_engine_pid () { pgrep -P "$VP_PID" | head -1; }
+
+# vp_stop_vpowerd: SIGTERM and wait for the exit; returns vpowerd's status.
+vp_stop_vpowerd () {
+  kill -TERM "$VP_PID" 2>/dev/null
+  wait "$VP_PID"
+  local status=$?
+  VP_PID=
+  return $status
 }
 
 vp_vpowerd_ticked () {
