@@ -110,6 +110,32 @@ op_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, struct fuse_
     fuse_reply_buf (req, content + offset, size < length - (size_t) offset ? size : length - (size_t) offset);
 }
 
+/* Only so that ls works: ".", "..", and the one child. */
+static void
+op_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, struct fuse_file_info *fi)
+{
+  char buffer[512];
+  size_t used = 0;
+  if (ino < 1 || ino >= N_NODES)
+    {
+      fuse_reply_err (req, ENOTDIR);
+      return;
+    }
+  for (off_t next = offset; next < 3; next++)
+    {
+      struct stat st = { .st_ino = next == 2 ? ino + 1 : ino, .st_mode = S_IFDIR };
+      if (next == 2 && ino + 1 == N_NODES)
+        st.st_mode = S_IFREG;
+      const char *name = next == 0 ? "." : next == 1 ? ".." : node_names[ino + 1];
+      size_t room = size < sizeof buffer ? size : sizeof buffer;
+      size_t needed = fuse_add_direntry (req, buffer + used, room - used, name, &st, next + 1);
+      if (needed > room - used)
+        break;
+      used += needed;
+    }
+  fuse_reply_buf (req, buffer, used);
+}
+
 static void
 op_release (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -129,6 +155,7 @@ static const struct fuse_lowlevel_ops floor_ops = {
   .open = op_open,
   .read = op_read,
   .release = op_release,
+  .readdir = op_readdir,
 };
 
 int

@@ -107,6 +107,11 @@ vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer u
     g_unix_signal_add (SIGHUP, on_sighup, &self),
   };
 
+  /* The first publication should list every defined VM, so that its
+   * directory exists when vpowerd reports ready; libvirt usually answers in
+   * milliseconds, and a libvirtd that is down does not hold us up long. */
+  if (!vp_engine_wait_inventory (engine, 5000))
+    g_message ("the inventory is not connected yet; VMs appear when it is");
   /* The first sample; attribution starts at the next tick (or right away,
    * from the saved sample, after a restart). */
   vp_engine_tick (engine);

@@ -594,6 +594,7 @@ publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double
           fill_vm_snapshot (engine, vm, vm_ledgers[i], info->name, info->state, info->pid, interval_s, busy_ns);
           vm->uid = info->uid;
           vm->gid = info->gid;
+          vm->owner_known = TRUE;
         }
       else
         {

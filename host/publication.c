@@ -54,7 +54,8 @@ vp_publication_encode (const VpSnapshot *snapshot)
       for (guint z = 0; z < vm->n_zones; z++)
         energy[z] = vm->zones[z].energy_uj;
       GVariant *array = g_variant_new_fixed_array (G_VARIANT_TYPE_UINT64, energy, vm->n_zones, sizeof (guint64));
-      g_variant_builder_add (&vms, "(ssuu@at)", vm->name, vm->uuid, vm->uid, vm->gid, array);
+      g_variant_builder_add (&vms, "(ssuu@at)", vm->name, vm->uuid, vm->owner_known ? vm->uid : VP_OWNER_UNKNOWN,
+                             vm->owner_known ? vm->gid : VP_OWNER_UNKNOWN, array);
     }
   g_autoptr (GVariant) variant = g_variant_ref_sink (
     g_variant_new ("(txba(sst)a(ssuuat))", snapshot->ticks, snapshot->mono_us, snapshot->libvirt_connected,

@@ -12,10 +12,14 @@ typedef struct {
   guint64 max_energy_range_uj;
 } VpPubZone;
 
+/* The engine does not know the owner yet (a VM only its state file knows,
+ * before libvirt answers): the tree keeps the owner it last had. */
+#define VP_OWNER_UNKNOWN G_MAXUINT32
+
 typedef struct {
   char *name;                   /* the directory name: the domain's name */
   char *uuid;
-  guint32 uid, gid;             /* owner of the VM's files */
+  guint32 uid, gid;             /* owner of the VM's files, or VP_OWNER_UNKNOWN */
   guint64 *energy_uj;           /* one per zone: what energy_uj shows */
 } VpPubVm;
 

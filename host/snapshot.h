@@ -30,6 +30,7 @@ typedef struct {
   int pid;
   guint uid;                    /* who QEMU runs as: owns the VM's FUSE files */
   guint gid;
+  gboolean owner_known;         /* FALSE for VMs only the state file knows */
   guint64 cpu_ns_total;
   double cpu_share;             /* VM CPU time / host busy CPU time, last tick */
   guint n_zones;

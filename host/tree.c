@@ -50,8 +50,14 @@ typedef struct {
   guint64 *energy_uj;         /* by zone position */
 } TreeVm;
 
+typedef struct {
+  guint64 id;
+  uid_t uid;                  /* the owner it was last published with */
+  gid_t gid;
+} VmIdentity;
+
 struct _VpTreeIds {
-  GHashTable *vm_ids;         /* uuid -> id */
+  GHashTable *vm_ids;         /* uuid -> VmIdentity */
   guint64 next_vm_id;
   GHashTable *zone_ids;       /* index -> id */
   guint next_zone_id;
@@ -134,17 +140,17 @@ vp_tree_ids_free (VpTreeIds *ids)
   g_free (ids);
 }
 
-static guint64
-vm_id_for (VpTreeIds *ids, const char *uuid)
+static VmIdentity *
+vm_identity_for (VpTreeIds *ids, const char *uuid)
 {
-  guint64 *id = g_hash_table_lookup (ids->vm_ids, uuid);
-  if (!id)
+  VmIdentity *identity = g_hash_table_lookup (ids->vm_ids, uuid);
+  if (!identity)
     {
-      id = g_new (guint64, 1);
-      *id = ids->next_vm_id++;
-      g_hash_table_insert (ids->vm_ids, g_strdup (uuid), id);
+      identity = g_new0 (VmIdentity, 1);   /* root until known */
+      identity->id = ids->next_vm_id++;
+      g_hash_table_insert (ids->vm_ids, g_strdup (uuid), identity);
     }
-  return *id;
+  return identity;
 }
 
 /* G_MAXUINT when the id space is used up (thousands of distinct zones). */
@@ -215,11 +221,20 @@ add_vm (VpTree *tree, const VpPubVm *source, VpTreeIds *ids, guint n_source_zone
       g_hash_table_contains (tree->vm_by_name, source->name))
     return;
   TreeVm *vm = &tree->vms[tree->n_vms++];
-  vm->id = vm_id_for (ids, source->uuid);
+  g_autofree char *uuid = g_ascii_strdown (source->uuid, -1);
+  VmIdentity *identity = vm_identity_for (ids, uuid);
+  /* An engine that just restarted may not know the owner yet; taking the
+   * files away from a running guest's QEMU meanwhile would fail its reads. */
+  if (source->uid != VP_OWNER_UNKNOWN && source->gid != VP_OWNER_UNKNOWN)
+    {
+      identity->uid = source->uid;
+      identity->gid = source->gid;
+    }
+  vm->id = identity->id;
   vm->name = g_strdup (source->name);
-  vm->uuid = g_ascii_strdown (source->uuid, -1);
-  vm->uid = source->uid;
-  vm->gid = source->gid;
+  vm->uuid = g_steal_pointer (&uuid);
+  vm->uid = identity->uid;
+  vm->gid = identity->gid;
   vm->energy_uj = g_new0 (guint64, MAX (tree->n_zones, 1));
   if (source->energy_uj && n_source_zones == tree->n_zones)
     memcpy (vm->energy_uj, source->energy_uj, tree->n_zones * sizeof (guint64));

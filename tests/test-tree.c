@@ -293,6 +293,28 @@ test_announced (void)
   g_assert_false (vp_tree_has_vm_uuid (tree, clash.uuid));
 }
 
+/* A restarted engine may publish a VM before it knows its owner: the
+ * files keep the owner they had, so a running guest's QEMU keeps reading. */
+static void
+test_owner_kept (void)
+{
+  g_autoptr (VpTreeIds) ids = vp_tree_ids_new ();
+  g_autoptr (VpPublication) first = make_publication (&hosts[0], two_names, two_uuids, 1, 0);
+  g_autoptr (VpTree) before = vp_tree_build (ids, first, NULL);
+  g_autoptr (VpPublication) second = make_publication (&hosts[0], two_names, two_uuids, 2, 0);
+  for (guint v = 0; v < second->n_vms; v++)
+    second->vms[v].uid = second->vms[v].gid = VP_OWNER_UNKNOWN;
+  g_autoptr (VpTree) after = vp_tree_build (ids, second, NULL);
+  VpNodeStat node;
+  g_assert_cmpint (walk (after, VP_TREE_ROOT_INO, "web1/intel-rapl:0/energy_uj", &node), ==, 0);
+  g_assert_cmpuint (node.uid, ==, 1000);
+  g_assert_cmpuint (node.gid, ==, 2000);
+  /* Never known: root's. */
+  g_assert_cmpint (walk (after, VP_TREE_ROOT_INO, "db/intel-rapl:0/energy_uj", &node), ==, 0);
+  g_assert_cmpuint (node.uid, ==, 0);
+  g_assert_cmpuint (node.gid, ==, 0);
+}
+
 /* Before the engine's first publication: an empty root, no crash. */
 static void
 test_empty (void)
@@ -319,6 +341,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tree/lookup/hostile", test_hostile_lookups);
   g_test_add_func ("/tree/inodes/stable", test_stable_inodes);
   g_test_add_func ("/tree/announced", test_announced);
+  g_test_add_func ("/tree/owner/kept-while-unknown", test_owner_kept);
   g_test_add_func ("/tree/empty", test_empty);
   return g_test_run ();
 }

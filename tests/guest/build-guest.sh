@@ -86,11 +86,12 @@ for m in ${modules[*]}; do
   [ -f /lib/modules/\$m.ko ] && insmod /lib/modules/\$m.ko
 done
 
-cmd= reads=5
+cmd= reads=5 period=1
 for arg in \$(cat /proc/cmdline); do
   case \$arg in
     vp.cmd=*) cmd=\${arg#vp.cmd=} ;;
     vp.reads=*) reads=\${arg#vp.reads=} ;;
+    vp.period=*) period=\${arg#vp.period=} ;;
   esac
 done
 
@@ -101,8 +102,9 @@ read_share () {
   fi
   i=0
   while [ \$i -lt \$reads ]; do
-    [ \$i -eq 0 ] || sleep 1
-    echo "VP-VALUE \$(cat /mnt/intel-rapl:0/energy_uj)"
+    [ \$i -eq 0 ] || sleep \$period
+    # A failed read must be visible to the test, not an empty value.
+    if v=\$(cat /mnt/intel-rapl:0/energy_uj); then echo "VP-VALUE \$v"; else echo "VP-ERROR read"; fi
     i=\$((i + 1))
   done
   echo VP-DONE

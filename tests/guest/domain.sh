@@ -23,6 +23,12 @@ if [ -n "$share" ]; then
   esac
 fi
 
+# Optional: extra kernel arguments (VP_GUEST_ARGS="vp.reads=12"), and the user QEMU
+# runs as (VP_GUEST_DAC_LABEL="+UID:+GID", a static DAC label libvirt does not relabel for).
+seclabel=''
+[ -z "${VP_GUEST_DAC_LABEL:-}" ] ||
+  seclabel="<seclabel type='static' model='dac' relabel='no'><label>$VP_GUEST_DAC_LABEL</label></seclabel>"
+
 # type='qemu' (TCG): /dev/kvm exists on these hosts but KVM guests hang.
 cat <<XML
 <domain type='qemu'>
@@ -34,7 +40,7 @@ cat <<XML
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>$out/vmlinux</kernel>
     <initrd>$out/initramfs.gz</initrd>
-    <cmdline>console=ttyS0 quiet vp.cmd=$mode</cmdline>
+    <cmdline>console=ttyS0 quiet vp.cmd=$mode ${VP_GUEST_ARGS:-}</cmdline>
   </os>
   <!-- Without it libvirt runs QEMU with ACPI off, and poweroff -f only halts. -->
   <features><acpi/></features>
@@ -47,5 +53,6 @@ cat <<XML
     ${filesystem}
     <memballoon model='none'/>
   </devices>
+  ${seclabel}
 </domain>
 XML

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# FUSE read path: open+read+close of a VM's energy_uj through vpowerd's mount, against a minimal
+# libfuse server (bench/fuse-floor) measured in the same run, in alternating rounds. Needs root.
+# Usage: bench/run-fuse.sh   Environment: BUILDDIR (default: build-ci), ROUNDS (5), DURATION (2 s).
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${BUILDDIR:-$src/build-ci}" && pwd)
+rounds=${ROUNDS:-5}
+duration=${DURATION:-2}
+readers=8
+target=1.3
+[ "$(id -u)" -eq 0 ] || { echo "run-fuse.sh: needs root (FUSE mounts with allow_other)" >&2; exit 2; }
+[ -c /dev/fuse ] || { echo "run-fuse.sh: no /dev/fuse" >&2; exit 2; }
+make -C "$build" -s bench/fuse-floor bench/bench-fuse-read tests/vp-fake-rapl vpowerd
+
+work=$(mktemp -d)
+rapl_pid='' vpowerd_pid='' floor_pid=''
+# Stops a server with SIGTERM and waits up to 10 s for it, then SIGKILL.
+stop () {
+  local pid=$1 deadline=$((SECONDS + 10))
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup () {
+  set +e
+  stop "$vpowerd_pid"
+  stop "$floor_pid"
+  stop "$rapl_pid"
+  for m in "$work/mnt" "$work/floor"; do
+    if mountpoint -q "$m" 2>/dev/null; then umount -l "$m"; fi
+  done
+  rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cp -R "$src/tests/data/powercap/single" "$work/pc"
+mkdir -p "$work/mnt" "$work/floor" "$work/state" "$work/run"
+: > "$work/empty.conf"
+"$build/tests/vp-fake-rapl" "$work/pc" intel-rapl:0=100 intel-rapl:0:0=40 &
+rapl_pid=$!
+printf '[vm1]\nuuid=aaaaaaaa-0000-4000-8000-000000000001\npid=%s\n' $$ > "$work/vms.ini"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$build/vpowerd" --foreground --config "$work/empty.conf" --sensor powercap --powercap-root "$work/pc" \
+  --inventory "static:$work/vms.ini" --interval 1 --state-dir "$work/state" --mount "$work/mnt" \
+  --runtime-dir "$work/run" --listen "127.0.0.1:$port" 2> "$work/vpowerd.log" &
+vpowerd_pid=$!
+"$build/bench/fuse-floor" "$work/floor" 2> "$work/floor.log" &
+floor_pid=$!
+
+# The nested path on both: the flat vm1/intel-rapl:0 is a symlink, which costs a READLINK per walk.
+vp_file="$work/mnt/vm1/intel-rapl/intel-rapl:0/energy_uj"
+floor_file="$work/floor/vm1/intel-rapl/intel-rapl:0/energy_uj"
+deadline=$((SECONDS + 30))
+until head -c 64 "$vp_file" >/dev/null 2>&1 && head -c 64 "$floor_file" >/dev/null 2>&1; do
+  if [ $SECONDS -ge $deadline ] || ! kill -0 "$vpowerd_pid" 2>/dev/null || ! kill -0 "$floor_pid" 2>/dev/null; then
+    echo "run-fuse.sh: the mounts did not come up; vpowerd log:" >&2
+    cat "$work/vpowerd.log" "$work/floor.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+
+# measure FILE THREADS SECONDS -> "p50_ns ops_per_s errors"
+measure () {
+  "$build/bench/bench-fuse-read" "$1" "$2" "$3" |
+    sed -n 's/^ops=[0-9]* errors=\([0-9]*\) p50_ns=\([0-9]*\) p99_ns=[0-9]* ops_per_s=\([0-9]*\)$/\2 \3 \1/p'
+}
+median () { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio () { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else printf "nan" }'; }
+us () { awk -v ns="$1" 'BEGIN { printf "%.1f", ns / 1000 }'; }
+
+measure "$floor_file" 1 0.3 > /dev/null   # warm-up: threads, dentries, caches
+measure "$vp_file" 1 0.3 > /dev/null
+
+echo "== FUSE read path: open+read(64)+close of energy_uj, $rounds rounds of ${duration}s, alternating"
+printf '%-6s | %12s %12s %7s | %14s %14s %7s\n' round "floor p50" "vpowerd p50" ratio \
+  "floor ops/s" "vpowerd ops/s" ratio
+printf '%-6s | %34s | %38s\n' "" "1 reader, p50 latency (µs)" "$readers readers, throughput"
+errors=0
+fl_p50=() vp_p50=() lat_ratio=() fl_ops=() vp_ops=() ops_ratio=()
+for round in $(seq 1 "$rounds"); do
+  read -r f1_p50 _ f1_err < <(measure "$floor_file" 1 "$duration")
+  read -r v1_p50 _ v1_err < <(measure "$vp_file" 1 "$duration")
+  read -r _ f8_ops f8_err < <(measure "$floor_file" "$readers" "$duration")
+  read -r _ v8_ops v8_err < <(measure "$vp_file" "$readers" "$duration")
+  errors=$((errors + f1_err + v1_err + f8_err + v8_err))
+  fl_p50+=("$f1_p50") vp_p50+=("$v1_p50") lat_ratio+=("$(ratio "$v1_p50" "$f1_p50")")
+  fl_ops+=("$f8_ops") vp_ops+=("$v8_ops") ops_ratio+=("$(ratio "$v8_ops" "$f8_ops")")
+  printf '%-6s | %12s %12s %7s | %14s %14s %7s\n' "$round" "$(us "$f1_p50")" "$(us "$v1_p50")" \
+    "${lat_ratio[-1]}" "$f8_ops" "$v8_ops" "${ops_ratio[-1]}"
+done
+med_lat_ratio=$(median "${lat_ratio[@]}")
+printf '%-6s | %12s %12s %7s | %14s %14s %7s\n' median "$(us "$(median "${fl_p50[@]}")")" \
+  "$(us "$(median "${vp_p50[@]}")")" "$med_lat_ratio" "$(median "${fl_ops[@]}")" \
+  "$(median "${vp_ops[@]}")" "$(median "${ops_ratio[@]}")"
+echo "(ratios are vpowerd / floor per round, then the median of the rounds' ratios)"
+echo "RESULT p50_ratio=$med_lat_ratio target<=$target throughput_ratio=$(median "${ops_ratio[@]}") errors=$errors"
+
+status=0
+[ "$errors" -eq 0 ] || { echo "errors: $errors failed opens or reads"; status=1; }
+if awk -v r="$med_lat_ratio" -v t="$target" 'BEGIN { exit !(r <= t) }'; then
+  echo "p50 latency target met"
+else
+  echo "p50 latency target missed"; status=1
+fi
+exit $status
