@@ -29,6 +29,7 @@ make_snapshot (const char *vm_name, guint64 energy)
   vm->uuid = "aaaaaaaa-0000-4000-8000-000000000001";
   vm->uid = 64055;
   vm->gid = 108;
+  vm->owner_known = TRUE;
   vm->n_zones = 2;
   vm->zones = snapshot->zone_storage;
   vm->zones[0] = layout[0];
@@ -60,6 +61,14 @@ test_round_trip (void)
   g_assert_cmpuint (publication->vms[0].gid, ==, 108);
   g_assert_cmpuint (publication->vms[0].energy_uj[0], ==, 1234567);
   g_assert_cmpuint (publication->vms[0].energy_uj[1], ==, 617283);
+
+  /* A VM only the state file knows goes out with its owner unknown. */
+  ((VpVmSnapshot *) snapshot->vms->pdata[0])->owner_known = FALSE;
+  g_autoptr (GBytes) unknown_bytes = vp_publication_encode (snapshot);
+  g_autoptr (VpPublication) unknown = vp_publication_decode (unknown_bytes, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (unknown->vms[0].uid, ==, VP_OWNER_UNKNOWN);
+  g_assert_cmpuint (unknown->vms[0].gid, ==, VP_OWNER_UNKNOWN);
 }
 
 /* Whatever bytes arrive, decoding refuses them with a message, never crashes. */
