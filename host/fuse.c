@@ -176,7 +176,14 @@ op_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, struct fuse_
       fuse_reply_buf (req, NULL, 0);
       return;
     }
-  fuse_reply_buf (req, file->data + offset, MIN (size, file->length - (gsize) offset));
+  /* Reply from a copy: the kernel can complete the reader's read() while
+   * fuse_reply_buf() is still returning, and the reader's close() then
+   * frees `file` in another thread (ASan saw exactly that). Files are a
+   * few dozen bytes at most; a longer one would be read in pieces. */
+  char copy[256];
+  gsize length = MIN (MIN (size, file->length - (gsize) offset), sizeof copy);
+  memcpy (copy, file->data + offset, length);
+  fuse_reply_buf (req, copy, length);
 }
 
 static void
@@ -410,6 +417,7 @@ vp_fuse_mount (const char *mountpoint, VpServedTree *served, GSourceFunc on_fini
   clock_gettime (CLOCK_REALTIME, &fuse->mounted_at);
 
   fuse->session = fuse_session_new (&args, &vp_fuse_ops, sizeof vp_fuse_ops, fuse);
+  fuse_opt_free_args (&args);
   if (!fuse->session)
     {
       g_set_error (error, VP_ERROR, VP_ERROR_FAILED, "cannot create the FUSE session");
@@ -455,6 +463,10 @@ vp_fuse_free (VpFuse *fuse)
     return;
   g_return_if_fail (vp_fuse_finished (fuse));
   g_thread_join (fuse->thread);
+  /* The connection is gone, so this finds the device in error and only
+   * releases libfuse's copy of the mount point: it does not unmount, and
+   * cannot touch a newer mount at the same path. */
+  fuse_session_unmount (fuse->session);
   fuse_session_destroy (fuse->session);
   g_free (fuse->mountpoint);
   g_free (fuse);
