@@ -88,6 +88,17 @@ fill_attr (VpFuse *fuse, const VpNodeStat *node, struct stat *st)
 }
 
 static void
+op_init (void *user_data, struct fuse_conn_info *conn)
+{
+  /* A zone's symlink target follows from its index and never changes, so
+   * the kernel may keep it: otherwise every open through a flat link
+   * (intel-rapl:0/energy_uj, as node_exporter reads) costs a READLINK
+   * round trip (bench/README.md). */
+  if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+    conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+}
+
+static void
 op_lookup (fuse_req_t req, fuse_ino_t parent, const char *name)
 {
   VpFuse *fuse = fuse_of (req);
@@ -353,6 +364,7 @@ op_write (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t of
 }
 
 static const struct fuse_lowlevel_ops vp_fuse_ops = {
+  .init = op_init,
   .lookup = op_lookup,
   .forget = op_forget,
   .forget_multi = op_forget_multi,
