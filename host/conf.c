@@ -421,7 +421,8 @@ vp_config_load (int *argc, char ***argv, GError **error)
   g_option_context_set_summary (context,
     "vpowerd reads the host's RAPL energy (or estimates it), splits it between\n"
     "libvirt VMs by their CPU time, and keeps one monotonic energy counter per VM\n"
-    "and zone, served as Prometheus metrics and JSON.");
+    "and zone, served as a read-only FUSE tree per VM laid out like\n"
+    "/sys/class/powercap (--mount), and as Prometheus metrics and JSON.");
   g_option_context_set_description (context,
     "Every option is also a key of the [vpowerd] group in the config file;\n"
     "the command line overrides the file. See vpowerd(8) and vpowerd.conf(5).\n"

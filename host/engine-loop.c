@@ -9,6 +9,7 @@
 
 #include <glib-unix.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 typedef struct {
   GMainLoop *loop;
@@ -73,8 +74,14 @@ on_stop_signal (gpointer user_data)
 static gboolean
 on_sighup (gpointer user_data)
 {
+  EngineLoop *self = user_data;
   /* Under a mount holder, SIGHUP goes to the holder, which restarts this
    * process with the new configuration; alone, there is nobody to do that. */
+  if (self->shm)
+    {
+      g_message ("SIGHUP: send it to the mount holder (pid %d), which restarts this engine", getppid ());
+      return G_SOURCE_CONTINUE;
+    }
   g_message ("SIGHUP: with --no-mount the configuration is not reloaded; "
              "restart vpowerd to apply changes (counters persist across restarts)");
   return G_SOURCE_CONTINUE;

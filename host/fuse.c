@@ -51,7 +51,7 @@ typedef struct {
 typedef struct {
   GArray *entries;   /* VpDirEntry */
   VpTree *tree;      /* keeps the entry names alive */
-  guint64 self_ino, parent_ino;
+  guint64 ino;
 } OpenDir;
 
 static VpFuse *
@@ -219,8 +219,7 @@ op_opendir (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
   OpenDir *dir = g_new0 (OpenDir, 1);
   dir->entries = entries;
   dir->tree = tree;
-  dir->self_ino = ino;
-  dir->parent_ino = ino;   /* the kernel fills ".." itself for lookups; ls only needs a number */
+  dir->ino = ino;
   fi->fh = (uint64_t) (uintptr_t) dir;
   if (fuse_reply_open (req, fi) != 0)
     {
@@ -247,7 +246,8 @@ op_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, struct fu
       if (next < 2)
         {
           name = next == 0 ? "." : "..";
-          st.st_ino = next == 0 ? dir->self_ino : dir->parent_ino;
+          /* The kernel resolves ".." itself; readdir only needs a number. */
+          st.st_ino = dir->ino;
           st.st_mode = S_IFDIR;
         }
       else

@@ -169,17 +169,3 @@ vp_served_tree_announce (VpServedTree *served, const char *name, const char *uui
   rebuild (served);
   g_mutex_unlock (&served->rebuild_lock);
 }
-
-gboolean
-vp_served_tree_last_publication (VpServedTree *served, gint64 *mono_us, guint64 *ticks)
-{
-  g_mutex_lock (&served->rebuild_lock);
-  gboolean any = served->publication != NULL;
-  if (any)
-    {
-      *mono_us = served->publication->published_mono_us;
-      *ticks = served->publication->ticks;
-    }
-  g_mutex_unlock (&served->rebuild_lock);
-  return any;
-}

@@ -23,7 +23,3 @@ VpTree *vp_served_tree_get (VpServedTree *served);
  * transient domain), until the engine publishes it or, once the engine has
  * published for a while without it, the VM evidently did not start. */
 void vp_served_tree_announce (VpServedTree *served, const char *name, const char *uuid, uid_t uid, gid_t gid);
-
-/* When the last publication was made (monotonic µs) and its tick count; FALSE
- * before the first one. */
-gboolean vp_served_tree_last_publication (VpServedTree *served, gint64 *mono_us, guint64 *ticks);

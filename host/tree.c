@@ -329,12 +329,6 @@ vp_tree_n_vms (const VpTree *tree)
   return tree->n_vms;
 }
 
-gboolean
-vp_tree_has_vm_uuid (const VpTree *tree, const char *uuid)
-{
-  return g_hash_table_contains (tree->vm_by_uuid, uuid);
-}
-
 /* --- answering "what is at this inode?" --- */
 
 /* A decoded inode number: which VM, and which node in it. */

@@ -49,7 +49,6 @@ void vp_tree_unref (VpTree *tree);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpTree, vp_tree_unref)
 
 guint vp_tree_n_vms (const VpTree *tree);
-gboolean vp_tree_has_vm_uuid (const VpTree *tree, const char *uuid);
 
 /* Each returns 0 or a negative errno (-ENOENT, -ENOTDIR, -EINVAL). */
 int vp_tree_lookup (const VpTree *tree, guint64 parent, const char *name, VpNodeStat *out);
