@@ -2,24 +2,22 @@
 /* vpowerd: the powercap sensor, reading RAPL zones from /sys/class/powercap.
  *
  * The kernel (drivers/powercap/powercap_sys.c) lists each zone under
- * /sys/class/powercap as intel-rapl:<i>[:<j>...], with child indices in hex.
- * AMD hosts use the same names. Each zone holds name, energy_uj (0400 since
- * Linux 5.10, CVE-2020-8694) and max_energy_range_uj. Other control types
- * (intel-rapl-mmio, dtpm) are not read: intel-rapl-mmio measures the same
- * package again, and counting it would attribute that energy twice. */
+ * /sys/class/powercap as intel-rapl:<i>[:<j>...] (see shared/vp-rapl-scan.h).
+ * Each zone holds name, energy_uj (0400 since Linux 5.10, CVE-2020-8694) and
+ * max_energy_range_uj. */
 #include "config.h"
 
 #define VP_SENSOR_IMPLEMENTATION
 #include "host/sensor-priv.h"
 #include "shared/vp-error.h"
 #include "shared/vp-fileio.h"
+#include "shared/vp-rapl-scan.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#define RAPL_PREFIX "intel-rapl:"
 
 typedef struct {
   GPtrArray *energy_paths;   /* per zone */
@@ -31,41 +29,6 @@ powercap_free (gpointer data)
   Powercap *impl = data;
   g_ptr_array_unref (impl->energy_paths);
   g_free (impl);
-}
-
-/* "0:a" -> [0, 10]. FALSE unless every component is lower-case hex. */
-static gboolean
-parse_key (const char *key, GArray *components)
-{
-  g_auto (GStrv) parts = g_strsplit (key, ":", -1);
-  g_array_set_size (components, 0);
-  for (char **part = parts; *part; part++)
-    {
-      guint64 value;
-      if (**part == '\0' || strspn (*part, "0123456789abcdef") != strlen (*part) ||
-          !g_ascii_string_to_unsigned (*part, 16, 0, G_MAXINT, &value, NULL))
-        return FALSE;
-      int v = (int) value;
-      g_array_append_val (components, v);
-    }
-  return components->len > 0;
-}
-
-static int
-compare_keys (gconstpointer a, gconstpointer b)
-{
-  const char *ka = *(char *const *) a, *kb = *(char *const *) b;
-  g_autoptr (GArray) ca = g_array_new (FALSE, FALSE, sizeof (int));
-  g_autoptr (GArray) cb = g_array_new (FALSE, FALSE, sizeof (int));
-  parse_key (ka, ca);
-  parse_key (kb, cb);
-  for (guint i = 0; i < MIN (ca->len, cb->len); i++)
-    {
-      int x = g_array_index (ca, int, i), y = g_array_index (cb, int, i);
-      if (x != y)
-        return x < y ? -1 : 1;
-    }
-  return (ca->len > cb->len) - (ca->len < cb->len);
 }
 
 /* The physical package a top-level zone measures: "package-1" and
@@ -137,26 +100,17 @@ read_zone_files (const char *dir, VpZone *zone, gboolean *fatal, GError **error)
 VpSensor *
 vp_powercap_open (const char *root, const VpTopology *topology, GError **error)
 {
-  g_autoptr (GDir) dir = g_dir_open (root, 0, NULL);
-  if (!dir)
+  g_autoptr (GError) scan_error = NULL;
+  g_autoptr (GPtrArray) keys = vp_rapl_scan_keys (root, &scan_error);
+  if (!keys)
     {
-      int saved = errno;
-      if (saved == ENOENT)
+      if (g_error_matches (scan_error, VP_ERROR, VP_ERROR_NOT_FOUND) && !g_file_test (root, G_FILE_TEST_EXISTS))
         g_set_error (error, VP_ERROR, VP_ERROR_NOT_FOUND,
                      "%s does not exist (no RAPL driver loaded, or running in a VM)", root);
       else
-        g_set_error (error, VP_ERROR, VP_ERROR_NOT_FOUND, "cannot list %s: %s", root, g_strerror (saved));
+        g_propagate_error (error, g_steal_pointer (&scan_error));
       return NULL;
     }
-
-  g_autoptr (GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GArray) components = g_array_new (FALSE, FALSE, sizeof (int));
-  const char *entry;
-  while ((entry = g_dir_read_name (dir)) != NULL)
-    if (g_str_has_prefix (entry, RAPL_PREFIX) && parse_key (entry + strlen (RAPL_PREFIX), components))
-      g_ptr_array_add (keys, g_strdup (entry + strlen (RAPL_PREFIX)));
-  /* Parents sort before their children, so a child can find its parent. */
-  g_ptr_array_sort (keys, compare_keys);
 
   g_autoptr (VpSensor) sensor = vp_sensor_new ("powercap", FALSE);
   Powercap *impl = g_new0 (Powercap, 1);
@@ -169,21 +123,20 @@ vp_powercap_open (const char *root, const VpTopology *topology, GError **error)
   for (guint i = 0; i < keys->len; i++)
     {
       const char *key = keys->pdata[i];
-      g_autofree char *zone_dir = g_strdup_printf ("%s/" RAPL_PREFIX "%s", root, key);
+      g_autofree char *zone_dir = g_strdup_printf ("%s/" VP_RAPL_PREFIX "%s", root, key);
       VpZone zone = { .key = g_strdup (key), .package = -1, .parent = -1 };
       gboolean fatal = FALSE;
       g_autoptr (GError) zone_error = NULL;
 
-      const char *last_colon = strrchr (key, ':');
-      if (last_colon)
+      g_autofree char *parent_key = vp_rapl_parent_key (key);
+      if (parent_key)
         {
-          g_autofree char *parent_key = g_strndup (key, last_colon - key);
           for (guint z = 0; z < sensor->zones->len; z++)
             if (g_str_equal (g_array_index (sensor->zones, VpZone, z).key, parent_key))
               zone.parent = (int) z;
           if (zone.parent < 0)
             g_set_error (&zone_error, VP_ERROR, VP_ERROR_NOT_FOUND,
-                         "%s: its parent zone " RAPL_PREFIX "%s is missing or unusable", zone_dir, parent_key);
+                         "%s: its parent zone " VP_RAPL_PREFIX "%s is missing or unusable", zone_dir, parent_key);
         }
       if (!zone_error && !read_zone_files (zone_dir, &zone, &fatal, &zone_error) && fatal)
         {
@@ -193,7 +146,7 @@ vp_powercap_open (const char *root, const VpTopology *topology, GError **error)
         }
       if (zone_error)
         {
-          g_warning ("powercap: skipping zone " RAPL_PREFIX "%s: %s", key, zone_error->message);
+          g_warning ("powercap: skipping zone " VP_RAPL_PREFIX "%s: %s", key, zone_error->message);
           g_string_append_printf (skipped, "; %s", zone_error->message);
           vp_zone_clear (&zone);
           continue;
@@ -214,7 +167,7 @@ vp_powercap_open (const char *root, const VpTopology *topology, GError **error)
 
   if (sensor->zones->len == 0)
     {
-      g_set_error (error, VP_ERROR, VP_ERROR_NOT_FOUND, "no usable RAPL zone (" RAPL_PREFIX "*) under %s%s",
+      g_set_error (error, VP_ERROR, VP_ERROR_NOT_FOUND, "no usable RAPL zone (" VP_RAPL_PREFIX "*) under %s%s",
                    root, skipped->str);
       return NULL;
     }
