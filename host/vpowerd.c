@@ -6,6 +6,7 @@
 #include "host/engine.h"
 #include "host/engine-loop.h"
 #include "host/holder.h"
+#include "shared/vp-log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,40 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #define EXIT_CONFIG 2
-
-static gboolean log_verbose;
-static gboolean log_to_syslog;
-static const char *log_ident = "vpowerd";
-
-static GLogWriterOutput
-write_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
-{
-  const char *message = NULL;
-  const char *prefix = "";
-  int priority = LOG_INFO;
-
-  if ((level & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO)) && !log_verbose)
-    return G_LOG_WRITER_HANDLED;
-  for (gsize i = 0; i < n_fields; i++)
-    if (g_str_equal (fields[i].key, "MESSAGE"))
-      message = fields[i].value;
-  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
-    prefix = "error: ", priority = LOG_ERR;
-  else if (level & G_LOG_LEVEL_WARNING)
-    prefix = "warning: ", priority = LOG_WARNING;
-  else if (level & G_LOG_LEVEL_DEBUG)
-    priority = LOG_DEBUG;
-
-  if (log_to_syslog)
-    syslog (priority, "%s%s", prefix, message ? message : "");
-  else
-    fprintf (stderr, "%s: %s%s\n", log_ident, prefix, message ? message : "");
-  return G_LOG_WRITER_HANDLED;
-}
 
 static int
 run_once (const VpConfig *config)
@@ -83,12 +53,10 @@ static int
 run_engine_process (const VpConfig *config)
 {
   g_autoptr (GError) error = NULL;
-  log_ident = "vpowerd-engine";
-  if (!config->foreground)
-    {
-      openlog (log_ident, LOG_PID, LOG_DAEMON);
-      log_to_syslog = TRUE;
-    }
+  if (config->foreground)
+    vp_log_init ("vpowerd-engine");
+  else
+    vp_log_use_syslog ("vpowerd-engine");
   g_autoptr (VpShm) shm = vp_shm_attach (config->engine_fd, &error);
   if (!shm)
     {
@@ -156,7 +124,7 @@ main (int argc, char **argv)
   int ready_fd = -1;
 
   setlocale (LC_ALL, "");
-  g_log_set_writer_func (write_log, NULL, NULL);
+  vp_log_init ("vpowerd");
 
   /* Kept whole: the holder starts the engine with the same arguments. */
   g_auto (GStrv) original_argv = g_strdupv (argv);
@@ -168,7 +136,7 @@ main (int argc, char **argv)
       g_printerr ("vpowerd: %s\n", error->message);
       return EXIT_CONFIG;
     }
-  log_verbose = config->verbose;
+  vp_log_set_verbose (config->verbose);
 
   if (config->once)
     return run_once (config);
@@ -182,8 +150,7 @@ main (int argc, char **argv)
           g_printerr ("vpowerd: cannot start in the background: %s\n", g_strerror (errno));
           return EXIT_FAILURE;
         }
-      openlog ("vpowerd", LOG_PID, LOG_DAEMON);
-      log_to_syslog = TRUE;
+      vp_log_use_syslog ("vpowerd");
     }
 
   g_message ("vpowerd %s starting: inventory %s, policy %s, topology %s, interval %g s, state in %s, %s",

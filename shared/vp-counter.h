@@ -31,3 +31,33 @@ vp_counter_publish (guint64 total_uj, guint64 max_uj)
 {
   return max_uj ? total_uj % max_uj : total_uj;
 }
+
+typedef enum {
+  VP_COUNTER_ADVANCED,   /* cur >= prev */
+  VP_COUNTER_WRAPPED,    /* went past max_energy_range_uj once */
+  VP_COUNTER_RESET,      /* went backwards: the counter restarted from zero */
+} VpCounterStep;
+
+/* Energy between two readings of a counter a reader does not control, such
+ * as a guest reading its share. A decrease is a wrap only when the wrapped
+ * delta is under half the range: a wrap follows a value near the top with
+ * one near zero. Any other decrease (the host lost its state, the tree was
+ * replaced) is a reset, counted from zero, so it never shows as a spike of
+ * nearly a whole range. The half-range rule holds as long as readings are
+ * closer together than half a wrap period (minutes even at 400 W). */
+static inline guint64
+vp_counter_step (guint64 prev_uj, guint64 cur_uj, guint64 max_uj, VpCounterStep *step)
+{
+  if (cur_uj >= prev_uj)
+    {
+      *step = VP_COUNTER_ADVANCED;
+      return cur_uj - prev_uj;
+    }
+  if (max_uj != 0 && prev_uj <= max_uj && cur_uj <= max_uj && (max_uj - prev_uj) + cur_uj < max_uj / 2)
+    {
+      *step = VP_COUNTER_WRAPPED;
+      return (max_uj - prev_uj) + cur_uj;
+    }
+  *step = VP_COUNTER_RESET;
+  return cur_uj;
+}

@@ -13,6 +13,7 @@ typedef enum {
   VP_ERROR_CONFIG,       /* a configuration key or value is invalid */
   VP_ERROR_NOT_FOUND,    /* nothing usable was found (no zones, no VM) */
   VP_ERROR_LIBVIRT,      /* libvirt reported an error */
+  VP_ERROR_SHARE_MISSING, /* the guest has no vpower share attached */
 } VpError;
 
 GQuark vp_error_quark (void);
