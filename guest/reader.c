@@ -167,12 +167,15 @@ scan_zone (VpReader *reader, const char *key, GError **error)
   return TRUE;
 }
 
-/* Logs a problem once, and its end once. */
+/* Logs the fall once and the recovery once: a tree that stays unreadable
+ * must not fill the log at every scrape. */
 static void
 note_health (VpReader *reader, const GError *problem)
 {
-  if (problem && g_strcmp0 (problem->message, reader->last_problem) != 0)
+  if (problem && !reader->last_problem)
     g_warning ("cannot read the powercap tree: %s", problem->message);
+  else if (problem && !g_str_equal (problem->message, reader->last_problem))
+    g_info ("the powercap tree is still unreadable: %s", problem->message);
   else if (!problem && reader->last_problem)
     g_message ("the powercap tree at %s is readable again", reader->root);
   g_free (reader->last_problem);

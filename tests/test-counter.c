@@ -70,6 +70,56 @@ test_units_are_microjoules (void)
   g_assert_cmpuint (vp_counter_delta (raw0, raw1, RAPL_MAX), ==, G_GUINT64_CONSTANT (100000000));
 }
 
+/* A guest cannot tell a wrap from a reset by the decrease alone: a wrap goes
+ * from near the top to near zero; anything else that goes backwards is a
+ * reset, counted from zero, never nearly a whole range. */
+static void
+test_step_table (void)
+{
+  static const struct {
+    guint64 prev, cur, max, delta;
+    VpCounterStep step;
+  } cases[] = {
+    { 100, 250, RAPL_MAX, 150, VP_COUNTER_ADVANCED },
+    { 100, 100, RAPL_MAX, 0, VP_COUNTER_ADVANCED },
+    { RAPL_MAX - 10, 5, RAPL_MAX, 15, VP_COUNTER_WRAPPED },
+    { RAPL_MAX, 0, RAPL_MAX, 0, VP_COUNTER_WRAPPED },
+    /* The host lost its state: 5 J counted afresh, not ~262 kJ. */
+    { 90000000000, 5000000, RAPL_MAX, 5000000, VP_COUNTER_RESET },
+    { 1000, 10, RAPL_MAX, 10, VP_COUNTER_RESET },
+    /* A wrapped delta of exactly half the range is no longer believable. */
+    { RAPL_MAX / 2, 0, RAPL_MAX, 0, VP_COUNTER_RESET },
+    { 500, 20, 0, 20, VP_COUNTER_RESET },                   /* range unknown */
+    { RAPL_MAX + 1, 3, RAPL_MAX, 3, VP_COUNTER_RESET },     /* above the range: not this counter */
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      VpCounterStep step;
+      g_assert_cmpuint (vp_counter_step (cases[i].prev, cases[i].cur, cases[i].max, &step), ==, cases[i].delta);
+      g_assert_cmpint (step, ==, cases[i].step);
+    }
+}
+
+/* Over a long run with wraps every few steps, step-by-step deltas add up to
+ * exactly the energy that was put in. */
+static void
+test_step_sums_across_wraps (void)
+{
+  const guint64 max = 1000000;
+  guint64 raw = 999000, added = 0, counted = 0;
+  for (guint i = 0; i < 1000; i++)
+    {
+      guint64 energy = 1000 + (i * 7919) % 200000;
+      VpCounterStep step;
+      guint64 next = (raw + energy) % max;
+      added += energy;
+      counted += vp_counter_step (raw, next, max, &step);
+      g_assert_cmpint (step, !=, VP_COUNTER_RESET);
+      raw = next;
+    }
+  g_assert_cmpuint (counted, ==, added);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -78,5 +128,7 @@ main (int argc, char **argv)
   g_test_add_func ("/counter/delta/sums-across-wraps", test_delta_sums_across_wraps);
   g_test_add_func ("/counter/publish/guest-reader", test_publish_round_trips_through_guest_reader);
   g_test_add_func ("/counter/units", test_units_are_microjoules);
+  g_test_add_func ("/counter/step/table", test_step_table);
+  g_test_add_func ("/counter/step/sums-across-wraps", test_step_sums_across_wraps);
   return g_test_run ();
 }
