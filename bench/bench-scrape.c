@@ -65,7 +65,7 @@ cpu_schedstat_ns (long pid, unsigned *threads)
     {
       if (entry->d_name[0] < '0' || entry->d_name[0] > '9')
         continue;
-      char file[128];
+      char file[320];
       snprintf (file, sizeof file, "/proc/%ld/task/%s/schedstat", pid, entry->d_name);
       FILE *f = fopen (file, "r");
       unsigned long long ns;

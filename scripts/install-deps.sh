@@ -10,7 +10,7 @@ build_packages=(build-essential autoconf automake libtool pkg-config
 # (real-components.md).
 libvirt_packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils)
 # The real peers and tools the test suite talks to.
-test_packages=(prometheus prometheus-node-exporter busybox-static curl python3 xz-utils cpio)
+test_packages=(prometheus prometheus-node-exporter busybox-static curl python3 xz-utils cpio openssl file)
 
 case "${1:-build}" in
   build) want=("${build_packages[@]}") ;;

@@ -40,8 +40,14 @@ write_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpoint
 void
 vp_log_init (const char *ident)
 {
+  static gsize installed;
   log_ident = ident;
-  g_log_set_writer_func (write_log, NULL, NULL);
+  /* GLib aborts on a second writer; a re-init only renames the program. */
+  if (g_once_init_enter (&installed))
+    {
+      g_log_set_writer_func (write_log, NULL, NULL);
+      g_once_init_leave (&installed, 1);
+    }
 }
 
 void

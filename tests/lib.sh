@@ -8,7 +8,8 @@
 : "${abs_top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 : "${abs_top_builddir:=$abs_top_srcdir/build}"
 : "${VPOWERD:=$abs_top_builddir/vpowerd}"
-export abs_top_srcdir abs_top_builddir VPOWERD
+: "${VPOWER_AGENT:=$abs_top_builddir/vpower-agent}"
+export abs_top_srcdir abs_top_builddir VPOWERD VPOWER_AGENT
 VP_BURN="$abs_top_builddir/tests/vp-burn"
 VP_FAKE_RAPL="$abs_top_builddir/tests/vp-fake-rapl"
 
@@ -144,6 +145,22 @@ vp_vpowerd_ticked () {
 # vp_ticks: the engine's completed ticks; vp_ticks_at_least N: for vp_wait_for.
 vp_ticks () { vp_get "$VP_URL/api/v1/host" 2>/dev/null | vp_json 'd["ticks"]' 2>/dev/null; }
 vp_ticks_at_least () { local t; t=$(vp_ticks) && [ "${t:-0}" -ge "$1" ]; }
+
+# vp_start_agent LOGFILE ARGS...: `vpower-agent serve` on a free port (background
+# job); sets AGENT_PID and AGENT_URL and waits until /metrics answers.
+vp_start_agent () {
+  local log=$1
+  shift
+  AGENT_PORT=$(vp_free_port)
+  AGENT_URL="http://127.0.0.1:$AGENT_PORT"
+  "$VPOWER_AGENT" serve --listen "127.0.0.1:$AGENT_PORT" "$@" >>"$log" 2>&1 &
+  AGENT_PID=$!
+  pids+=("$AGENT_PID")
+  vp_wait_for 20 curl -sS -o /dev/null --max-time 2 "$AGENT_URL/metrics" || { cat "$log" >&2; return 1; }
+}
+
+# vp_metric TEXT-FILE NAME{LABELS}: the value of one sample in an exposition.
+vp_metric () { awk -v key="$2" '$1 == key { print $2; found = 1 } END { exit !found }' "$1"; }
 
 vp_finish () {
   echo "# $vp_test_count tests, $vp_test_failed failed"
