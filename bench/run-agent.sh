@@ -105,8 +105,8 @@ crosscheck () {
 
 echo "== Guest exporter: server CPU and latency per /metrics scrape, 6 zones, $rounds rounds of $scrapes scrapes each"
 echo "   vpower-agent serve --interval $interval; $("$node_exporter" --version 2>&1 | head -1), rapl collector only"
-printf '%-6s | %9s %9s %7s | %9s %9s %7s | %9s %9s | %9s %9s\n' round agent n_e ratio agent n_e ratio \
-  agent n_e agent n_e
+printf '%-6s | %9s %9s %7s | %9s %9s %7s | %9s %9s | %9s %9s\n' round agent node_exp ratio agent node_exp ratio \
+  agent node_exp agent node_exp
 printf '%-6s | %27s | %27s | %19s | %19s\n' "" "server CPU µs / scrape" "p50 latency µs" "p90 latency µs" \
   "round CPU µs/scrape"
 errors=0

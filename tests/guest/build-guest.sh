@@ -64,7 +64,7 @@ mv "$out/vmlinux.tmp" "$out/vmlinux"
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
-mkdir -p "$root"/{bin,dev,proc,sys,mnt,lib/modules}
+mkdir -p "$root"/{bin,dev,proc,sys,mnt,tmp,var/lib,lib/modules}
 cp /bin/busybox "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 # Some modules are built into the Debian kernel; ship only those that are not.
@@ -111,8 +111,35 @@ read_share () {
   poweroff -f
 }
 
+# agent: the vpower-agent overlay (tests/guest/agent-overlay.sh) is in the
+# initramfs. Mount the share as a tenant would, print one sample as JSON,
+# then what node_exporter and the agent's exporter read from the bound tree.
+run_agent () {
+  export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+  mkdir -p /tmp /var/lib
+  # The exporters listen on loopback, which the kernel leaves down.
+  ip link set lo up
+  if vpower-agent mount --bind-sysfs; then echo VP-MOUNTED; else echo "VP-ERROR mount"; poweroff -f; fi
+  echo VP-JSON-BEGIN
+  vpower-agent once --json --interval \$period || echo "VP-ERROR once"
+  echo VP-JSON-END
+  prometheus-node-exporter --collector.disable-defaults --collector.rapl \\
+    --web.listen-address=127.0.0.1:9100 >/tmp/node.log 2>&1 &
+  vpower-agent serve --interval 1 >/tmp/agent.log 2>&1 &
+  i=0
+  until wget -q -O /tmp/node.txt http://127.0.0.1:9100/metrics && wget -q -O /tmp/agent.txt http://127.0.0.1:9783/metrics; do
+    i=\$((i + 1)); [ \$i -lt 600 ] || { echo "VP-ERROR exporters"; cat /tmp/node.log /tmp/agent.log; poweroff -f; }
+    sleep 0.1
+  done
+  grep '^node_rapl' /tmp/node.txt | sed 's/^/VP-NODE /'
+  grep -E '^(vpower_energy_joules_total|vpower_up)' /tmp/agent.txt | sed 's/^/VP-AGENT /'
+  echo VP-DONE
+  poweroff -f
+}
+
 case \$cmd in
   burn) echo VP-READY; while :; do :; done ;;
+  agent) run_agent ;;
   read9p) read_share -t 9p -o trans=virtio,version=9p2000.L,cache=none,msize=262144 ;;
   readvirtiofs) read_share -t virtiofs ;;
   *) echo "VP-ERROR unknown vp.cmd=\$cmd"; poweroff -f ;;

@@ -1,0 +1,34 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Build an initramfs overlay (a gzipped cpio the kernel unpacks over the base
+# one from build-guest.sh) holding vpower-agent, Debian's node_exporter, and
+# every shared library they load, at their host paths.
+#   agent-overlay.sh OUT.cpio.gz VPOWER-AGENT
+set -euo pipefail
+
+die () { echo "agent-overlay: $*" >&2; exit 1; }
+[ $# -eq 2 ] || die "usage: agent-overlay.sh OUT.cpio.gz VPOWER-AGENT"
+out=$1 agent=$2
+node_exporter=/usr/bin/prometheus-node-exporter
+[ -x "$agent" ] || die "no $agent"
+[ -x "$node_exporter" ] || die "no $node_exporter (apt-get install prometheus-node-exporter)"
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root/usr/sbin" "$root/usr/bin"
+cp "$agent" "$root/usr/sbin/vpower-agent"
+cp "$node_exporter" "$root/usr/bin/prometheus-node-exporter"
+
+# The loader and each library, resolved by the host's loader (an ASan build
+# brings its runtime along the same way).
+for binary in "$agent" "$node_exporter"; do
+  ldd "$binary" | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }'
+done | sort -u | while read -r lib; do
+  mkdir -p "$root$(dirname "$lib")"
+  cp -L "$lib" "$root$lib"
+done
+# ld.so finds the libraries by path when there is no cache.
+mkdir -p "$root/etc" && : > "$root/etc/ld.so.conf"
+
+(cd "$root" && find . -mindepth 1 | cpio -o -H newc -R 0:0 --quiet) | gzip -1 >"$out.tmp"
+mv "$out.tmp" "$out"
