@@ -29,10 +29,12 @@ static const VpOption agent_options[] = {
   OPT_STRING ("mount", "DIR", "mount: where the share is mounted (default " VP_AGENT_DEFAULT_MOUNT ")", mount),
   OPT_FLAG ("bind-sysfs", 0, "mount: also bind the share over " VP_SYSFS_POWERCAP " for unmodified RAPL tools", bind_sysfs),
   OPT_STRING ("sysfs-powercap", "DIR", "mount: where --bind-sysfs binds (default " VP_SYSFS_POWERCAP ")", sysfs_powercap),
-  OPT_STRING ("root", "DIR", "the powercap tree to read (default: the mount point; " VP_SYSFS_POWERCAP " on bare metal)", root),
+  OPT_STRING ("root", "DIR", "the powercap tree to read (default: the mount point; on bare metal, " VP_SYSFS_POWERCAP ")", root),
   OPT_STRING ("proc-root", "DIR", "procfs to read processes from (default /proc)", proc_root),
-  { "interval", 0, "SECONDS", "sampling interval: power and process shares (default 5)",
-    vp_option_parse_double, offsetof (VpAgentConfig, interval_s), NULL, 0.1, 3600 },
+  /* At most a minute: a wrap is told from a reset only while readings are
+   * closer than half a wrap period (minutes at 400 W; see vp_counter_step). */
+  { "interval", 0, "SECONDS", "sampling interval: power and process shares, 0.1 to 60 (default 5)",
+    vp_option_parse_double, offsetof (VpAgentConfig, interval_s), NULL, 0.1, 60 },
   { "top", 0, "N", "processes reported by name; the rest add up in \"other\" (default 10)",
     vp_option_parse_uint, offsetof (VpAgentConfig, top), NULL, 0, 10000 },
   OPT ("listen", 0, "ADDR:PORT", "serve: HTTP endpoint (default 127.0.0.1:" G_STRINGIFY (VP_AGENT_DEFAULT_PORT) ")", parse_listen, listen_host),

@@ -94,7 +94,7 @@ vp_render_metrics (const VpAgentView *view, gsize *length)
 
       vp_promtext_family (text, "vpower_process_power_watts", "gauge",
                           "Average power attributed to a process over the last interval; with "
-                          "pid=\"" VP_OTHER_LABEL "\" they add up to the package zones' power.");
+                          "pid=\"" VP_OTHER_LABEL "\" they add up to the power split (the package zones', else psys).");
       for (guint i = 0; i < procs->top->len; i++)
         {
           const VpProcShare *share = &g_array_index (procs->top, VpProcShare, i);

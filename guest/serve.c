@@ -8,6 +8,7 @@
 
 #include "guest/render.h"
 #include "guest/serve.h"
+#include "shared/vp-error.h"
 #include "shared/vp-httpd.h"
 #include "shared/vp-log.h"
 #include "shared/vp-promtext.h"
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 
 #define HTTP_SERVICE_UNAVAILABLE 503
+#define EXIT_CONFIG 2
 
 typedef struct {
   VpAgentConfig *config;
@@ -115,18 +117,25 @@ on_reload (gpointer data)
   /* Stop serving first: the new endpoint may be the same address, and the
    * HTTP thread renders from the sampler, which may be replaced. */
   g_clear_pointer (&serve->httpd, vp_httpd_stop);
+  VpSampler *previous = NULL;
   if (g_strcmp0 (vp_agent_config_root (fresh), vp_agent_config_root (serve->config)) != 0 ||
       g_strcmp0 (fresh->proc_root, serve->config->proc_root) != 0 || fresh->top != serve->config->top)
     {
-      vp_sampler_free (serve->sampler);
+      previous = serve->sampler;
       serve->sampler = vp_sampler_new (vp_agent_config_root (fresh), fresh->proc_root, fresh->top);
       vp_sampler_sample (serve->sampler);
     }
   serve->httpd = start_http (serve, fresh, &error);
   if (!serve->httpd)
     {
-      g_warning ("reload: %s; serving with the previous configuration", error->message);
+      /* All or nothing: back to the previous sampler and endpoint. */
+      g_warning ("reload: %s; keeping the running configuration", error->message);
       g_clear_error (&error);
+      if (previous)
+        {
+          vp_sampler_free (serve->sampler);
+          serve->sampler = previous;
+        }
       serve->httpd = start_http (serve, serve->config, &error);
       if (!serve->httpd)
         {
@@ -135,6 +144,8 @@ on_reload (gpointer data)
         }
       return G_SOURCE_CONTINUE;
     }
+  if (previous)
+    vp_sampler_free (previous);
   vp_agent_config_free (serve->config);
   serve->config = g_steal_pointer (&fresh);
   vp_log_set_verbose (serve->config->verbose);
@@ -167,7 +178,9 @@ vp_serve_run (VpAgentConfig *config, int argc, char **argv)
       g_critical ("%s", error->message);
       vp_sampler_free (serve.sampler);
       vp_agent_config_free (serve.config);
-      return EXIT_FAILURE;
+      /* A TLS or basic-auth file that cannot be used is a configuration
+       * error (exit 2: systemd then does not restart in a loop). */
+      return g_error_matches (error, VP_ERROR, VP_ERROR_CONFIG) ? EXIT_CONFIG : EXIT_FAILURE;
     }
   g_message ("serving the powercap tree at %s every %g s", vp_agent_config_root (config), config->interval_s);
 

@@ -200,7 +200,7 @@ vp_share_mount (const VpAgentConfig *config, GError **error)
         {
           g_set_error (error, VP_ERROR, VP_ERROR_SHARE_MISSING,
                        "no share with tag \"%s\" is attached to this VM (%s). The host's operator must "
-                       "attach /var/lib/vpower/<this VM> with that tag, as below (or: vpowerctl xml VM).",
+                       "attach /var/lib/vpower/<this VM> with that tag, as below.",
                        config->tag, tried->str);
           return FALSE;
         }
