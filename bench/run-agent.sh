@@ -23,15 +23,7 @@ command -v curl >/dev/null || { echo "run-agent.sh: needs curl (checks what the 
 
 work=$(mktemp -d)
 rapl_pid='' agent_pid='' ne_pid=''
-# Stops a process with SIGTERM and waits up to 10 s for it, then SIGKILL.
-stop () {
-  local pid=$1 deadline=$((SECONDS + 10))
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+. "$(dirname "$0")/lib.sh"
 cleanup () {
   set +e
   stop "$agent_pid"

@@ -16,15 +16,7 @@ make -C "$build" -s bench/fuse-floor bench/bench-fuse-read tests/vp-fake-rapl vp
 
 work=$(mktemp -d)
 rapl_pid='' vpowerd_pid='' floor_pid=''
-# Stops a server with SIGTERM and waits up to 10 s for it, then SIGKILL.
-stop () {
-  local pid=$1 deadline=$((SECONDS + 10))
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+. "$(dirname "$0")/lib.sh"
 cleanup () {
   set +e
   stop "$vpowerd_pid"

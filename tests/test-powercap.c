@@ -2,6 +2,8 @@
 /* Unit tests: the powercap sensor over fixture trees in tests/data, and the model sensor. */
 #include "config.h"
 
+#include "tests/test-fixture.h"
+
 #include "host/sensor.h"
 #include "shared/vp-counter.h"
 
@@ -171,23 +173,6 @@ test_no_zones (void)
   g_rmdir (empty);
 }
 
-static char *
-copy_fixture (const char *name)
-{
-  g_autofree char *source = fixture (name);
-  char *dir = g_dir_make_tmp ("vp-powercap-XXXXXX", NULL);
-  g_autofree char *command = g_strdup_printf ("cp -R '%s/.' '%s/'", source, dir);
-  g_assert_cmpint (system (command), ==, 0);
-  return dir;
-}
-
-static void
-remove_tree (const char *dir)
-{
-  g_autofree char *command = g_strdup_printf ("rm -rf '%s'", dir);
-  g_assert_cmpint (system (command), ==, 0);
-}
-
 static void
 write_energy (const char *root, const char *zone, const char *text)
 {
@@ -203,7 +188,7 @@ static void
 test_wrapping_counter (void)
 {
   g_autoptr (VpTopology) topology = two_package_topology ();
-  g_autofree char *root = copy_fixture ("wrap");
+  g_autofree char *root = vp_test_copy_fixture ("wrap");
   g_autoptr (GError) error = NULL;
   g_autoptr (VpSensor) sensor = vp_powercap_open (root, topology, &error);
   g_assert_no_error (error);
@@ -216,7 +201,7 @@ test_wrapping_counter (void)
   write_energy (root, "intel-rapl:0", "15000\n");   /* wrapped at 1000000 */
   g_assert_cmpuint (vp_sensor_read (sensor, &none, &after, &ok, NULL), ==, 0);
   g_assert_cmpuint (vp_counter_delta (before, after, vp_sensor_zone (sensor, 0)->max_energy_range_uj), ==, 25000);
-  remove_tree (root);
+  vp_test_remove_tree (root);
 }
 
 /* Garbage appearing at run time: the read fails, names the file, and the
@@ -225,7 +210,7 @@ static void
 test_garbage_at_runtime (void)
 {
   g_autoptr (VpTopology) topology = two_package_topology ();
-  g_autofree char *root = copy_fixture ("single");
+  g_autofree char *root = vp_test_copy_fixture ("single");
   g_autoptr (GError) error = NULL;
   g_autoptr (VpSensor) sensor = vp_powercap_open (root, topology, &error);
   g_assert_no_error (error);
@@ -242,7 +227,7 @@ test_garbage_at_runtime (void)
   g_assert_false (ok[1]);
   g_assert_cmpuint (readings[0], ==, 2000000);
   g_assert_cmpuint (readings[1], ==, 400000);   /* the last good value */
-  remove_tree (root);
+  vp_test_remove_tree (root);
 }
 
 /* energy_uj is root-only since Linux 5.10: a non-root daemon must get a
@@ -263,7 +248,7 @@ test_unreadable_energy (void)
       return;
     }
 
-  g_autofree char *root = copy_fixture ("single");
+  g_autofree char *root = vp_test_copy_fixture ("single");
   g_autofree char *energy = g_build_filename (root, "intel-rapl:0", "energy_uj", NULL);
   g_chmod (root, 0755);
   g_chmod (energy, getuid () == 0 ? 0400 : 0);
@@ -272,7 +257,7 @@ test_unreadable_energy (void)
   g_test_trap_assert_passed ();
   g_autofree char *pattern = g_strdup_printf ("*cannot read %s: permission denied*root*", energy);
   g_test_trap_assert_stderr (pattern);
-  remove_tree (root);
+  vp_test_remove_tree (root);
 }
 
 /* The model: energy = idle * elapsed + (max - idle) * busy, per package. */

@@ -4,6 +4,8 @@
  * tree that disappears mid-run. */
 #include "config.h"
 
+#include "tests/test-fixture.h"
+
 #include "guest/reader.h"
 
 #include <glib/gstdio.h>
@@ -11,30 +13,7 @@
 
 #define RAPL_MAX G_GUINT64_CONSTANT (262143328850)
 
-static char *
-fixture (const char *name)
-{
-  return g_test_build_filename (G_TEST_DIST, "data", "powercap", name, NULL);
-}
-
-/* A writable copy of a fixture (symlinks kept), removed by the caller. */
-static char *
-copy_fixture (const char *name)
-{
-  g_autofree char *source = fixture (name);
-  char *dir = g_dir_make_tmp ("vp-reader-XXXXXX", NULL);
-  g_autofree char *command = g_strdup_printf ("cp -a '%s/.' '%s/'", source, dir);
-  g_assert_cmpint (system (command), ==, 0);
-  return dir;
-}
-
-static void
-remove_tree (const char *dir)
-{
-  g_autofree char *command = g_strdup_printf ("rm -rf '%s'", dir);
-  g_assert_cmpint (system (command), ==, 0);
-}
-
+/* A writable copy of a vp_test_fixture (symlinks kept), removed by the caller. */
 static void
 set_energy (const char *root, const char *zone, guint64 value)
 {
@@ -56,7 +35,7 @@ zone_by_key (VpReader *reader, const char *key)
 static void
 test_single_socket (void)
 {
-  g_autofree char *root = fixture ("single");
+  g_autofree char *root = vp_test_fixture ("single");
   g_autoptr (VpReader) reader = vp_reader_new (root);
   g_autoptr (GError) error = NULL;
   g_assert_true (vp_reader_scan (reader, &error));
@@ -75,7 +54,7 @@ test_single_socket (void)
 static void
 test_two_sockets (void)
 {
-  g_autofree char *copy = copy_fixture ("dual-dram");
+  g_autofree char *copy = vp_test_copy_fixture ("dual-dram");
   g_autofree char *root = g_build_filename (copy, "class", "powercap", NULL);
   g_autoptr (VpReader) reader = vp_reader_new (root);
   g_assert_true (vp_reader_scan (reader, NULL));
@@ -92,14 +71,14 @@ test_two_sockets (void)
   g_assert_cmpuint (zone_by_key (reader, "0:1")->interval_uj, ==, 500000);
   g_assert_cmpuint (zone_by_key (reader, "0")->interval_start_uj, ==, 5000000);
   g_assert_cmpuint (vp_reader_cpu_interval_uj (reader), ==, 5000000);
-  remove_tree (copy);
+  vp_test_remove_tree (copy);
 }
 
 /* psys is the platform total: with packages present it is not added to them. */
 static void
 test_psys_not_added (void)
 {
-  g_autofree char *copy = copy_fixture ("psys");
+  g_autofree char *copy = vp_test_copy_fixture ("psys");
   g_autoptr (VpReader) reader = vp_reader_new (copy);
   g_assert_true (vp_reader_scan (reader, NULL));
   vp_reader_mark (reader);
@@ -108,7 +87,7 @@ test_psys_not_added (void)
   g_assert_true (vp_reader_scan (reader, NULL));
   vp_reader_mark (reader);
   g_assert_cmpuint (vp_reader_cpu_interval_uj (reader), ==, 100);
-  remove_tree (copy);
+  vp_test_remove_tree (copy);
 }
 
 /* Wrap: near the top to near zero adds the wrapped energy. Reset: any other
@@ -116,7 +95,7 @@ test_psys_not_added (void)
 static void
 test_wrap_and_reset (void)
 {
-  g_autofree char *copy = copy_fixture ("single");
+  g_autofree char *copy = vp_test_copy_fixture ("single");
   g_autoptr (VpReader) reader = vp_reader_new (copy);
   set_energy (copy, "intel-rapl:0", RAPL_MAX - 1000);
   g_assert_true (vp_reader_scan (reader, NULL));
@@ -135,7 +114,7 @@ test_wrap_and_reset (void)
   g_assert_cmpuint (zone_by_key (reader, "0")->raw_uj, ==, 3000);
   vp_reader_mark (reader);
   g_assert_cmpuint (zone_by_key (reader, "0")->interval_uj, ==, 8000);
-  remove_tree (copy);
+  vp_test_remove_tree (copy);
 }
 
 /* The tree vanishes mid-run (the share unmounted, vpowerd gone): the reader
@@ -143,7 +122,7 @@ test_wrap_and_reset (void)
 static void
 test_tree_disappears (void)
 {
-  g_autofree char *copy = copy_fixture ("single");
+  g_autofree char *copy = vp_test_copy_fixture ("single");
   g_autofree char *root = g_build_filename (copy, "tree", NULL);
   g_autofree char *away = g_build_filename (copy, "away", NULL);
   g_autofree char *command = g_strdup_printf ("mkdir '%s' && mv '%s'/intel-rapl* '%s'/", root, copy, root);
@@ -174,14 +153,14 @@ test_tree_disappears (void)
   g_assert_no_error (error);
   g_assert_true (vp_reader_up (reader));
   g_assert_cmpuint (zone_by_key (reader, "0")->total_uj, ==, before + 777);
-  remove_tree (copy);
+  vp_test_remove_tree (copy);
 }
 
 /* Garbage in one zone: reported with the file's name, the others still read. */
 static void
 test_garbage_zone (void)
 {
-  g_autofree char *copy = copy_fixture ("single");
+  g_autofree char *copy = vp_test_copy_fixture ("single");
   g_autoptr (VpReader) reader = vp_reader_new (copy);
   g_assert_true (vp_reader_scan (reader, NULL));
   g_autofree char *path = g_build_filename (copy, "intel-rapl:0:0", "energy_uj", NULL);
@@ -195,7 +174,7 @@ test_garbage_zone (void)
   g_assert_nonnull (strstr (error->message, "intel-rapl:0:0/energy_uj"));
   g_assert_cmpuint (zone_by_key (reader, "0")->total_uj, ==, 1000055);
   g_assert_false (zone_by_key (reader, "0:0")->present);
-  remove_tree (copy);
+  vp_test_remove_tree (copy);
 }
 
 /* No tree, or a directory with no zone: down, with a message saying where. */
