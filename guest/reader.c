@@ -63,6 +63,12 @@ vp_reader_up (const VpReader *reader)
   return reader->up;
 }
 
+const char *
+vp_reader_problem (const VpReader *reader)
+{
+  return reader->last_problem;
+}
+
 guint
 vp_reader_n_zones (const VpReader *reader)
 {
@@ -230,11 +236,8 @@ gboolean
 vp_reader_refresh (VpReader *reader, GError **error)
 {
   GError *problem = NULL;
-  gboolean all_present = reader->zones->len > 0;
-  for (guint i = 0; i < reader->zones->len; i++)
-    all_present &= g_array_index (reader->zones, VpReaderZone, i).present;
-  /* Nothing found yet, or something missing: look at the whole tree again. */
-  if (!all_present)
+  /* Nothing found yet, or the last read failed: look at the whole tree again. */
+  if (!reader->up || reader->zones->len == 0)
     return vp_reader_scan (reader, error);
 
   for (guint i = 0; i < reader->zones->len; i++)

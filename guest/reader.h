@@ -37,11 +37,16 @@ const char *vp_reader_root (const VpReader *reader);
 gboolean vp_reader_scan (VpReader *reader, GError **error);
 
 /* Reads only energy_uj of the zones the last scan found (cheap: a scrape);
- * scans instead while a zone is missing or none was found yet. */
+ * scans instead after a failure or while no zone was found yet. Zones a
+ * healthy listing no longer shows are not looked for at every refresh: the
+ * next scan (once per interval) finds them if they return. */
 gboolean vp_reader_refresh (VpReader *reader, GError **error);
 
 /* TRUE when the last scan or refresh read every zone. */
 gboolean vp_reader_up (const VpReader *reader);
+
+/* Why the tree is down (the last failure's message), or NULL when up. */
+const char *vp_reader_problem (const VpReader *reader);
 
 /* Ends a sampling interval: sets each zone's interval_uj to the energy since
  * the previous mark (0 at the first). */

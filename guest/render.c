@@ -146,10 +146,10 @@ vp_render_json (const VpAgentView *view, gsize *length)
   json_builder_add_string_value (b, vp_reader_root (view->reader));
   json_builder_set_member_name (b, "up");
   json_builder_add_boolean_value (b, vp_reader_up (view->reader));
-  if (view->problem)
+  if (vp_reader_problem (view->reader))
     {
       json_builder_set_member_name (b, "problem");
-      json_builder_add_string_value (b, view->problem);
+      json_builder_add_string_value (b, vp_reader_problem (view->reader));
     }
   json_builder_set_member_name (b, "time");
   json_builder_add_double_value (b, view->sampled_at_us / 1e6);
@@ -251,8 +251,8 @@ vp_render_text (const VpAgentView *view, gsize *length)
 
   g_string_append_printf (out, "vpower-agent  %s  %s  interval %.1f s\n", clock, vp_reader_root (view->reader),
                           view->interval_s);
-  if (view->problem)
-    g_string_append_printf (out, "  NOT READABLE: %s\n", view->problem);
+  if (vp_reader_problem (view->reader))
+    g_string_append_printf (out, "  NOT READABLE: %s\n", vp_reader_problem (view->reader));
   g_string_append_printf (out, "\n%-16s %-7s %10s %16s\n", "ZONE", "INDEX", "WATTS", "JOULES");
   for (guint i = 0; i < vp_reader_n_zones (view->reader); i++)
     {

@@ -14,7 +14,6 @@ struct _VpSampler {
   gint64 last_mono_us;       /* 0 before the first sample */
   gboolean proc_ok;          /* the last /proc read worked (its failure is logged once) */
   VpAgentView view;
-  char *problem;
 };
 
 VpSampler *
@@ -44,17 +43,13 @@ vp_sampler_free (VpSampler *sampler)
   vp_proc_split_result_clear (&sampler->result);
   g_array_unref (sampler->readings);
   g_free (sampler->proc_root);
-  g_free (sampler->problem);
   g_mutex_clear (&sampler->lock);
   g_free (sampler);
 }
 
 static void
-set_problem (VpSampler *sampler, const GError *error)
+count_error (VpSampler *sampler, const GError *error)
 {
-  g_free (sampler->problem);
-  sampler->problem = error ? g_strdup (error->message) : NULL;
-  sampler->view.problem = sampler->problem;
   if (error)
     sampler->view.read_errors++;
 }
@@ -69,7 +64,7 @@ vp_sampler_sample (VpSampler *sampler)
 
   g_mutex_lock (&sampler->lock);
   vp_reader_scan (sampler->reader, &error);
-  set_problem (sampler, error);
+  count_error (sampler, error);
   vp_reader_mark (sampler->reader);
 
   gboolean proc_ok = vp_proc_read (sampler->proc_root, sampler->readings, &busy_ticks, &proc_error);
@@ -93,6 +88,15 @@ vp_sampler_sample (VpSampler *sampler)
   g_mutex_unlock (&sampler->lock);
 }
 
+gboolean
+vp_sampler_up (VpSampler *sampler)
+{
+  g_mutex_lock (&sampler->lock);
+  gboolean up = vp_reader_up (sampler->reader);
+  g_mutex_unlock (&sampler->lock);
+  return up;
+}
+
 char *
 vp_sampler_render (VpSampler *sampler, gboolean refresh, VpViewRender render, gsize *length)
 {
@@ -102,7 +106,7 @@ vp_sampler_render (VpSampler *sampler, gboolean refresh, VpViewRender render, gs
       g_autoptr (GError) error = NULL;
       sampler->view.scrapes++;
       vp_reader_refresh (sampler->reader, &error);
-      set_problem (sampler, error);
+      count_error (sampler, error);
     }
   char *text = render (&sampler->view, length);
   g_mutex_unlock (&sampler->lock);

@@ -24,7 +24,6 @@ typedef struct {
   guint64 scrapes;
   double sample_seconds;    /* how long the last sample took */
   guint top_n;
-  const char *problem;      /* why the tree is down, or NULL */
 } VpAgentView;
 
 typedef struct _VpSampler VpSampler;
@@ -34,8 +33,11 @@ void vp_sampler_free (VpSampler *sampler);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpSampler, vp_sampler_free)
 
 /* Ends an interval (the first call only starts one). Never fails: problems
- * show in the view (up, problem) and the log. */
+ * show in the view (vp_reader_up, vp_reader_problem) and the log. */
 void vp_sampler_sample (VpSampler *sampler);
+
+/* TRUE when the last read of the tree succeeded. */
+gboolean vp_sampler_up (VpSampler *sampler);
 
 /* Renders under the lock. With refresh, the energy counters are read first
  * (a scrape). render returns a new string. */

@@ -50,7 +50,8 @@ render_health_text (const VpAgentView *view, gsize *length)
 {
   char *text = vp_reader_up (view->reader)
     ? g_strdup_printf ("ok: %u zones under %s\n", vp_reader_n_zones (view->reader), vp_reader_root (view->reader))
-    : g_strdup_printf ("down: %s\n", view->problem ? view->problem : "not sampled yet");
+    : g_strdup_printf ("down: %s\n", vp_reader_problem (view->reader) ? vp_reader_problem (view->reader)
+                                                                       : "not sampled yet");
   *length = strlen (text);
   return text;
 }

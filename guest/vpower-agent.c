@@ -55,25 +55,16 @@ print_view (VpSampler *sampler, VpViewRender render)
   fflush (stdout);
 }
 
-static char *
-render_up (const VpAgentView *view, gsize *length)
-{
-  *length = 1;
-  return g_strdup (vp_reader_up (view->reader) ? "1" : "0");
-}
-
 /* once: two samples one interval apart. Exit 1 when the tree was not readable. */
 static int
 run_once (const VpAgentConfig *config)
 {
   g_autoptr (VpSampler) sampler = vp_sampler_new (vp_agent_config_root (config), config->proc_root, config->top);
-  gsize length;
   vp_sampler_sample (sampler);
   g_usleep ((gulong) (config->interval_s * G_USEC_PER_SEC));
   vp_sampler_sample (sampler);
   print_view (sampler, config->json ? vp_render_json : vp_render_text);
-  g_autofree char *up = vp_sampler_render (sampler, FALSE, render_up, &length);
-  return g_str_equal (up, "1") ? EXIT_SUCCESS : EXIT_FAILURE;
+  return vp_sampler_up (sampler) ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 typedef struct {

@@ -92,7 +92,7 @@ vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer u
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (VpEngine) engine = vp_engine_new (config, TRUE, &error);
-  g_autoptr (VpHttp) http = engine ? vp_http_start (engine, config->listen_host, config->listen_port, &error) : NULL;
+  g_autoptr (VpHttpd) http = engine ? vp_http_start (engine, config->listen_host, config->listen_port, &error) : NULL;
   if (!http)
     {
       g_critical ("%s", error->message);
@@ -129,7 +129,7 @@ vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer u
 
   for (gsize i = 0; i < G_N_ELEMENTS (sources); i++)
     g_source_remove (sources[i]);
-  g_clear_pointer (&http, vp_http_stop);
+  g_clear_pointer (&http, vp_httpd_stop);
   if (vp_engine_save (engine, TRUE, &error))
     g_message ("stopped; counters saved in %s", config->state_dir);
   else

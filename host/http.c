@@ -7,7 +7,6 @@
 #include "config.h"
 
 #include "host/http.h"
-#include "shared/vp-httpd.h"
 #include "shared/vp-promtext.h"
 
 #define HEALTHY_INTERVALS 3
@@ -69,15 +68,9 @@ static const VpHttpdRoute routes[] = {
   { "/healthz", "text/plain; charset=utf-8", render_health },
 };
 
-VpHttp *
+VpHttpd *
 vp_http_start (VpEngine *engine, const char *host, guint port, GError **error)
 {
   const VpHttpdConfig config = { .host = host, .port = port };
-  return (VpHttp *) vp_httpd_start (&config, routes, G_N_ELEMENTS (routes), engine, error);
-}
-
-void
-vp_http_stop (VpHttp *http)
-{
-  vp_httpd_stop ((VpHttpd *) http);
+  return vp_httpd_start (&config, routes, G_N_ELEMENTS (routes), engine, error);
 }

@@ -5,11 +5,8 @@
 #include <glib.h>
 
 #include "host/engine.h"
-
-typedef struct _VpHttp VpHttp;
+#include "shared/vp-httpd.h"
 
 /* Listens on host:port, serving the engine's snapshots from libmicrohttpd's
- * own thread, with connection limits and timeouts. */
-VpHttp *vp_http_start (VpEngine *engine, const char *host, guint port, GError **error);
-void vp_http_stop (VpHttp *http);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpHttp, vp_http_stop)
+ * own thread (shared/vp-httpd.c: limits, timeouts); stop with vp_httpd_stop. */
+VpHttpd *vp_http_start (VpEngine *engine, const char *host, guint port, GError **error);
