@@ -12,6 +12,7 @@
 #include "guest/share.h"
 #include "shared/vp-error.h"
 #include "shared/vp-rapl-scan.h"
+#include "shared/vp-share-xml.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -104,25 +105,15 @@ try_transport (const Transport *transport, const char *tag, const char *target)
 char *
 vp_share_libvirt_xml (const char *tag)
 {
-  return g_strdup_printf (
-    "<!-- 9p: add to <devices> (virsh edit DOMAIN), then restart the VM -->\n"
-    "<filesystem type='mount' accessmode='passthrough'>\n"
-    "  <driver type='path'/>\n"
-    "  <source dir='/var/lib/vpower/DOMAIN'/>\n"
-    "  <target dir='%s'/>\n"
-    "  <readonly/>\n"
-    "</filesystem>\n"
-    "\n"
-    "<!-- or virtiofs: the <filesystem> in <devices>, and shared memory in <domain> -->\n"
-    "<memoryBacking>\n"
-    "  <source type='memfd'/>\n"
-    "  <access mode='shared'/>\n"
-    "</memoryBacking>\n"
-    "<filesystem type='mount' accessmode='passthrough'>\n"
-    "  <driver type='virtiofs'/>\n"
-    "  <source dir='/var/lib/vpower/DOMAIN'/>\n"
-    "  <target dir='%s'/>\n"
-    "</filesystem>\n", tag, tag);
+  /* The guest cannot know its libvirt name; on the host, `vpowerctl xml`
+   * prints the exact element, and `vpowerctl attach` adds it. */
+  g_autofree char *nine_p = vp_share_filesystem_xml (VP_SHARE_9P, "/var/lib/vpower/DOMAIN", tag);
+  g_autofree char *virtiofs = vp_share_filesystem_xml (VP_SHARE_VIRTIOFS, "/var/lib/vpower/DOMAIN", tag);
+  /* No "--" inside an XML comment (XML 1.0, section 2.5). */
+  return g_strdup_printf ("<!-- 9p: add to <devices> (virsh edit DOMAIN, or on the host: vpowerctl attach),\n"
+                          "     then restart the VM -->\n%s\n"
+                          "<!-- or virtiofs: the <filesystem> in <devices>, and shared memory in <domain> -->\n%s%s",
+                          nine_p, vp_share_memory_backing_xml (), virtiofs);
 }
 
 static gboolean

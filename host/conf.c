@@ -66,7 +66,7 @@ static const VpOption vp_options[] = {
   OPT ("state-dir", 0, "DIR", "where counters persist (default /var/lib/vpowerd)", vp_option_parse_string, state_dir),
   OPT ("mount", 0, "DIR", "where the per-VM powercap trees are mounted (default " VP_DEFAULT_MOUNT ")", vp_option_parse_string, mount),
   OPT ("no-mount", 0, NULL, "run without the FUSE tree: HTTP only, in one process", vp_option_parse_bool, no_mount),
-  OPT ("runtime-dir", 0, "DIR", "lock file and the libvirt hook's socket (default " VP_DEFAULT_RUNTIME_DIR ")", vp_option_parse_string, runtime_dir),
+  OPT ("runtime-dir", 0, "DIR", "lock file, control socket and the libvirt hook's socket (default " VP_DEFAULT_RUNTIME_DIR ")", vp_option_parse_string, runtime_dir),
   OPT ("listen", 0, "ADDR:PORT", "HTTP endpoint (default 127.0.0.1:" G_STRINGIFY (VPOWERD_DEFAULT_PORT) ")", parse_listen, listen_host),
   OPT_SECONDS ("save-interval", "how often the state file is flushed to disk (default 60)", save_interval_s),
   OPT_WATTS ("model-idle-watts", "model sensor: package power when idle (default 20)", model_idle_watts),
@@ -97,6 +97,7 @@ config_new_defaults (void)
   config->mount = g_strdup (VP_DEFAULT_MOUNT);
   config->runtime_dir = g_strdup (VP_DEFAULT_RUNTIME_DIR);
   config->engine_fd = -1;
+  config->control_fd = -1;
   config->listen_host = g_strdup ("127.0.0.1");
   config->listen_port = VPOWERD_DEFAULT_PORT;
   config->save_interval_s = 60.0;
@@ -153,6 +154,7 @@ vp_config_load (int *argc, char ***argv, GError **error)
   g_autofree char *config_file = NULL;
   gboolean version = FALSE;
   int engine_fd = -1;
+  int control_fd = -1;
   g_autoptr (GError) local = NULL;
 
   const GOptionEntry first[] = {
@@ -164,6 +166,7 @@ vp_config_load (int *argc, char ***argv, GError **error)
     /* Internal: how the mount holder hands the shared memory to the engine
      * process it starts (holder.c). Not a config key. */
     { "engine-fd", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &engine_fd, NULL, NULL },
+    { "control-fd", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &control_fd, NULL, NULL },
     { NULL },
   };
 
@@ -199,6 +202,7 @@ vp_config_load (int *argc, char ***argv, GError **error)
 
   g_autoptr (VpConfig) config = config_new_defaults ();
   config->engine_fd = engine_fd;
+  config->control_fd = control_fd;
   config->config_file = g_strdup (config_file ? config_file : VP_CONFIG_DEFAULT_FILE);
   if (!vp_options_apply_keyfile (&vp_option_table, config, config->config_file, config_file != NULL, error) ||
       !vp_option_cli_apply (cli, config, error) ||

@@ -9,6 +9,7 @@
 #define VP_DEFAULT_MOUNT LOCALSTATEDIR "/lib/vpower"
 #define VP_DEFAULT_RUNTIME_DIR "/run/vpower"
 #define VP_HOOK_SOCKET_NAME "hook.sock"
+#define VP_CONTROL_SOCKET_NAME "control.sock"   /* vpowerctl; see host/control.c */
 
 typedef enum { VP_SENSOR_AUTO, VP_SENSOR_POWERCAP, VP_SENSOR_MODEL } VpSensorKind;
 typedef enum { VP_POLICY_BUSY, VP_POLICY_ACTIVE, VP_POLICY_CAPACITY } VpPolicy;
@@ -28,7 +29,7 @@ typedef struct {
   char *state_dir;
   char *mount;              /* where the FUSE tree is mounted */
   gboolean no_mount;
-  char *runtime_dir;        /* lock file and the libvirt hook's socket */
+  char *runtime_dir;        /* lock file, control socket, the libvirt hook's socket */
   char *listen_host;
   guint listen_port;
   double save_interval_s;
@@ -38,6 +39,7 @@ typedef struct {
   gboolean foreground;
   gboolean verbose;
   int engine_fd;            /* internal: set in the engine process the holder starts */
+  int control_fd;           /* internal: the control socket the holder listens on, for the engine */
 } VpConfig;
 
 void vp_config_free (VpConfig *config);

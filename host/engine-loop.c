@@ -2,12 +2,16 @@
 /* vpowerd: the engine process's main loop: the tick timer, HTTP, publication, clean stop. */
 #include "config.h"
 
+#include "host/control.h"
 #include "host/engine-loop.h"
 #include "host/engine.h"
 #include "host/http.h"
 #include "host/publication.h"
+#include "shared/vp-sdnotify.h"
 
+#include <errno.h>
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -67,6 +71,8 @@ on_stop_signal (gpointer user_data)
 {
   EngineLoop *self = user_data;
   g_message ("stopping on signal");
+  if (!self->shm)
+    vp_sd_notify ("STOPPING=1");
   g_main_loop_quit (self->loop);
   return G_SOURCE_CONTINUE;
 }
@@ -87,6 +93,29 @@ on_sighup (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* The control socket: handed over by the mount holder, which keeps it
+ * across engine restarts; alone (--no-mount), ours to create and remove.
+ * vpowerd runs without it rather than not at all: it only serves vpowerctl. */
+static VpControl *
+start_control (VpEngine *engine, const VpConfig *config, char **own_path)
+{
+  g_autoptr (GError) error = NULL;
+  int fd = config->control_fd;
+  if (fd < 0)
+    {
+      g_autofree char *path = g_build_filename (config->runtime_dir, VP_CONTROL_SOCKET_NAME, NULL);
+      if (g_mkdir_with_parents (config->runtime_dir, 0755) != 0)
+        g_set_error (&error, G_FILE_ERROR, g_file_error_from_errno (errno), "cannot create %s: %s",
+                     config->runtime_dir, g_strerror (errno));
+      else if ((fd = vp_control_listen (path, FALSE, &error)) >= 0)
+        *own_path = g_steal_pointer (&path);
+    }
+  VpControl *control = fd >= 0 ? vp_control_start (engine, config, fd, &error) : NULL;
+  if (!control)
+    g_warning ("no control socket, so vpowerctl cannot reach this vpowerd: %s", error->message);
+  return control;
+}
+
 int
 vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer user_data)
 {
@@ -100,6 +129,8 @@ vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer u
       return EXIT_FAILURE;
     }
 
+  g_autofree char *own_control_path = NULL;
+  g_autoptr (VpControl) control = start_control (engine, config, &own_control_path);
   g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   EngineLoop self = {
     .loop = loop,
@@ -125,11 +156,17 @@ vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer u
   publish (&self);
   schedule_tick (&self);
   ready (TRUE, user_data);
+  /* Under a mount holder, the holder answers systemd's watchdog. */
+  guint watchdog = shm ? 0 : vp_sd_watchdog_start ();
   g_main_loop_run (loop);
+  g_clear_handle_id (&watchdog, g_source_remove);
 
   for (gsize i = 0; i < G_N_ELEMENTS (sources); i++)
     g_source_remove (sources[i]);
   g_clear_pointer (&http, vp_httpd_stop);
+  g_clear_pointer (&control, vp_control_stop);
+  if (own_control_path)
+    g_unlink (own_control_path);
   if (vp_engine_save (engine, TRUE, &error))
     g_message ("stopped; counters saved in %s", config->state_dir);
   else

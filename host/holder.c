@@ -9,18 +9,27 @@
  *   - the shared memory the engine publishes into (shm.c);
  *   - the engine process: started from the binary on disk, so a restart
  *     after an upgrade runs the new code; restarted after a crash;
- *   - the socket on which the libvirt hook announces transient VMs.
+ *   - the socket on which the libvirt hook announces transient VMs;
+ *   - the control socket, handed to each engine, which answers vpowerctl;
+ *   - systemd's protocol: READY=1 once mounted and published, WATCHDOG=1
+ *     from this main loop, RELOADING=1 and STOPPING=1.
+ *
+ * A hung engine (no publication for ENGINE_HANG_INTERVALS) is killed and
+ * restarted here; systemd's watchdog only watches this process, because
+ * killing it would cut every running guest's share.
  *
  * Stopping: the engine is stopped (it saves its counters), the mount is
  * detached from the host, and the process exits once no guest holds the
  * tree any more; until then those guests read their last values. */
 #include "config.h"
 
+#include "host/control.h"
 #include "host/fuse.h"
 #include "host/holder.h"
 #include "host/hook-server.h"
 #include "host/served-tree.h"
 #include "host/shm.h"
+#include "shared/vp-sdnotify.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +48,10 @@
 #define ENGINE_HEALTHY_US (10 * G_USEC_PER_SEC)
 #define ENGINE_BACKOFF_MAX_S 30.0
 #define ENGINE_STOP_TIMEOUT_MS 15000
+/* An engine that publishes nothing for this many intervals (and at least
+ * ENGINE_HANG_MIN_S) is hung: it is killed, and restarted like a crash. */
+#define ENGINE_HANG_INTERVALS 10
+#define ENGINE_HANG_MIN_S 10.0
 /* After detaching, how long the kernel may take to release an unused tree. */
 #define DETACH_SETTLE_MS 300
 
@@ -58,6 +71,7 @@ typedef struct {
   VpServedTree *served;
   VpFuse *fuse;
   VpHookServer *hook;
+  int control_fd;               /* the control socket, listening; engines serve it */
 
   GPid engine_pid;              /* 0 when none runs */
   gint64 engine_started_us;
@@ -68,6 +82,10 @@ typedef struct {
   guint kill_source;
   guint watch_source;
   guint startup_source;
+  guint hang_source;
+  guint64 seen_sequence;        /* the last publication seen by the hang check */
+  gint64 seen_sequence_us;      /* when it was first seen */
+  gboolean reloading;           /* SIGHUP: READY=1 again once the new engine published */
 } Holder;
 
 static void spawn_engine (Holder *holder);
@@ -158,6 +176,7 @@ on_stop_signal (gpointer user_data)
       return G_SOURCE_CONTINUE;
     }
   g_message ("stopping on signal");
+  vp_sd_notify ("STOPPING=1\nSTATUS=stopping: saving the counters");
   holder->phase = HOLDER_STOPPING;
   g_clear_handle_id (&holder->respawn_source, g_source_remove);
   if (holder->engine_pid)
@@ -192,6 +211,10 @@ on_sighup (gpointer user_data)
       g_strcmp0 (fresh->runtime_dir, holder->config->runtime_dir) != 0)
     g_warning ("SIGHUP: 'mount', 'no-mount' and 'runtime-dir' only change when vpowerd restarts");
   g_message ("SIGHUP: restarting the engine with the configuration in %s", fresh->config_file);
+  g_autofree char *reloading = g_strdup_printf ("RELOADING=1\nSTATUS=reloading: restarting the engine\n"
+                                                "MONOTONIC_USEC=%" G_GINT64_FORMAT, g_get_monotonic_time ());
+  vp_sd_notify (reloading);
+  holder->reloading = TRUE;
   g_clear_handle_id (&holder->respawn_source, g_source_remove);
   holder->engine_fast_crashes = 0;
   if (holder->engine_pid)
@@ -284,17 +307,23 @@ spawn_engine (Holder *holder)
   for (char **arg = holder->argv + 1; *arg; arg++)
     g_strv_builder_add (builder, *arg);
   g_autofree char *fd_arg = g_strdup_printf ("--engine-fd=%d", shm_fd);
+  g_autofree char *control_arg = g_strdup_printf ("--control-fd=%d", holder->control_fd);
   g_strv_builder_add (builder, fd_arg);
+  g_strv_builder_add (builder, control_arg);
   g_auto (GStrv) argv = g_strv_builder_end (builder);
 
-  /* The memfd is close-on-exec for everything else the holder starts. */
+  /* The memfd and the control socket are close-on-exec for everything else
+   * the holder starts. */
   int flags = fcntl (shm_fd, F_GETFD);
+  int control_flags = fcntl (holder->control_fd, F_GETFD);
   fcntl (shm_fd, F_SETFD, flags & ~FD_CLOEXEC);
+  fcntl (holder->control_fd, F_SETFD, control_flags & ~FD_CLOEXEC);
   GPid pid = 0;
   gboolean ok = g_spawn_async (NULL, argv, NULL,
                                G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_LEAVE_DESCRIPTORS_OPEN | G_SPAWN_CHILD_INHERITS_STDIN,
                                engine_child_setup, GINT_TO_POINTER (getpid ()), &pid, &error);
   fcntl (shm_fd, F_SETFD, flags | FD_CLOEXEC);
+  fcntl (holder->control_fd, F_SETFD, control_flags | FD_CLOEXEC);
   if (!ok)
     {
       g_critical ("cannot start the engine %s: %s", holder->self_path, error->message);
@@ -324,7 +353,44 @@ on_startup_poll (gpointer user_data)
   holder->phase = HOLDER_RUNNING;
   g_message ("serving %u VMs under %s", vp_tree_n_vms (tree), holder->config->mount);
   holder->ready (TRUE, holder->ready_data);
+  g_autofree char *status = g_strdup_printf ("STATUS=serving %u VMs under %s", vp_tree_n_vms (tree),
+                                             holder->config->mount);
+  vp_sd_notify (status);
   return G_SOURCE_REMOVE;
+}
+
+/* Once a second: is the engine publishing? Also ends a reload (READY=1)
+ * when the new engine has published. */
+static gboolean
+on_hang_check (gpointer user_data)
+{
+  Holder *holder = user_data;
+  guint64 sequence = vp_shm_sequence (holder->shm);
+  gint64 now = g_get_monotonic_time ();
+  if (sequence != holder->seen_sequence || !holder->engine_pid)
+    {
+      holder->seen_sequence = sequence;
+      holder->seen_sequence_us = now;
+    }
+  if (holder->reloading && holder->engine_pid && sequence != holder->engine_start_sequence)
+    {
+      holder->reloading = FALSE;
+      g_autoptr (VpTree) tree = vp_served_tree_get (holder->served);
+      g_autofree char *ready = g_strdup_printf ("READY=1\nSTATUS=serving %u VMs under %s (reloaded)",
+                                                vp_tree_n_vms (tree), holder->config->mount);
+      vp_sd_notify (ready);
+      g_message ("reloaded: the new engine (pid %d) publishes", holder->engine_pid);
+    }
+  double limit_s = MAX (ENGINE_HANG_MIN_S, ENGINE_HANG_INTERVALS * holder->config->interval_s);
+  if (holder->phase == HOLDER_RUNNING && holder->engine_pid && !holder->kill_source &&
+      now - holder->seen_sequence_us > limit_s * G_USEC_PER_SEC)
+    {
+      g_warning ("the engine (pid %d) has published nothing for %.0f s; killing it so that it restarts "
+                 "(the tree keeps serving the last values)", holder->engine_pid, limit_s);
+      kill (holder->engine_pid, SIGKILL);
+      holder->seen_sequence_us = now;
+    }
+  return G_SOURCE_CONTINUE;
 }
 
 /* --- setting up --- */
@@ -406,14 +472,18 @@ vp_holder_run (const VpConfig *config, const char *self_path, char **argv, VpRea
     .ready_data = user_data,
     .phase = HOLDER_STARTING,
     .exit_status = EXIT_SUCCESS,
+    .control_fd = -1,
   };
+  g_autofree char *control_path = g_build_filename (config->runtime_dir, VP_CONTROL_SOCKET_NAME, NULL);
 
   int lock_fd = take_lock (config->runtime_dir, &error);
   if (lock_fd < 0 || !prepare_mountpoint (config->mount, &error) ||
-      !(holder.shm = vp_shm_create (&error)))
+      !(holder.shm = vp_shm_create (&error)) ||
+      (holder.control_fd = vp_control_listen (control_path, TRUE, &error)) < 0)
     {
       g_critical ("%s", error->message);
       ready (FALSE, user_data);
+      g_clear_pointer (&holder.shm, vp_shm_free);
       if (lock_fd >= 0)
         close (lock_fd);
       return EXIT_FAILURE;
@@ -432,17 +502,21 @@ vp_holder_run (const VpConfig *config, const char *self_path, char **argv, VpRea
     }
   else
     {
-      g_message ("mounted the per-VM trees on %s; libvirt hook socket %s", config->mount, hook_path);
+      g_message ("mounted the per-VM trees on %s; libvirt hook socket %s; control socket %s", config->mount,
+                 hook_path, control_path);
       guint sources[] = {
         g_unix_signal_add (SIGTERM, on_stop_signal, &holder),
         g_unix_signal_add (SIGINT, on_stop_signal, &holder),
         g_unix_signal_add (SIGHUP, on_sighup, &holder),
+        vp_sd_watchdog_start (),
       };
+      holder.hang_source = g_timeout_add_seconds (1, on_hang_check, &holder);
       holder.startup_source = g_timeout_add (50, on_startup_poll, &holder);
       spawn_engine (&holder);
       g_main_loop_run (holder.loop);
       for (gsize i = 0; i < G_N_ELEMENTS (sources); i++)
         g_clear_handle_id (&sources[i], g_source_remove);
+      g_clear_handle_id (&holder.hang_source, g_source_remove);
     }
 
   if (holder.engine_pid)
@@ -456,6 +530,8 @@ vp_holder_run (const VpConfig *config, const char *self_path, char **argv, VpRea
   g_clear_handle_id (&holder.startup_source, g_source_remove);
   vp_hook_server_free (holder.hook);
   g_unlink (hook_path);
+  close (holder.control_fd);
+  g_unlink (control_path);
   if (holder.fuse)
     {
       vp_fuse_detach (holder.fuse);

@@ -9,7 +9,6 @@
 #include "host/http.h"
 #include "shared/vp-promtext.h"
 
-#define HEALTHY_INTERVALS 3
 #define HTTP_SERVICE_UNAVAILABLE 503
 
 static char *
@@ -37,25 +36,18 @@ render_vms (gpointer engine, gsize *length, guint *status)
   return text;
 }
 
-/* Seconds since the snapshot's tick; healthy while within 3 intervals. */
-static double
-tick_age_s (const VpSnapshot *snapshot)
-{
-  return (g_get_monotonic_time () - snapshot->mono_us) / 1e6;
-}
-
 static char *
 render_health (gpointer engine, gsize *length, guint *status)
 {
   g_autoptr (VpSnapshot) snapshot = vp_engine_snapshot (engine);
-  gboolean healthy = snapshot->ticks > 0 && tick_age_s (snapshot) <= HEALTHY_INTERVALS * snapshot->interval_s;
-  char *text = snapshot->ticks == 0
+  double age_s;
+  VpHealth health = vp_snapshot_health (snapshot, &age_s);
+  char *text = health == VP_HEALTH_STARTING
     ? g_strdup ("starting: no tick completed yet\n")
-    : !healthy
-    ? g_strdup_printf ("stale: last tick %.1f s ago (interval %.1f s)\n", tick_age_s (snapshot), snapshot->interval_s)
-    : g_strdup_printf ("ok: last tick %.1f s ago, sensor %s, %u VMs\n", tick_age_s (snapshot), snapshot->sensor,
-                       snapshot->vms->len);
-  if (!healthy)
+    : health == VP_HEALTH_STALE
+    ? g_strdup_printf ("stale: last tick %.1f s ago (interval %.1f s)\n", age_s, snapshot->interval_s)
+    : g_strdup_printf ("ok: last tick %.1f s ago, sensor %s, %u VMs\n", age_s, snapshot->sensor, snapshot->vms->len);
+  if (health != VP_HEALTH_OK)
     *status = HTTP_SERVICE_UNAVAILABLE;
   *length = strlen (text);
   return text;

@@ -36,10 +36,9 @@ add_zone (JsonBuilder *b, const VpZoneSnapshot *zone, gboolean host)
   json_builder_end_object (b);
 }
 
-static void
-add_host (JsonBuilder *b, const VpSnapshot *s)
+void
+vp_snapshot_json_host_members (JsonBuilder *b, const VpSnapshot *s)
 {
-  json_builder_begin_object (b);
   json_builder_set_member_name (b, "version");
   json_builder_add_string_value (b, PACKAGE_VERSION);
   json_builder_set_member_name (b, "sensor");
@@ -69,7 +68,40 @@ add_host (JsonBuilder *b, const VpSnapshot *s)
   for (guint i = 0; i < s->zones->len; i++)
     add_zone (b, &g_array_index (s->zones, VpZoneSnapshot, i), TRUE);
   json_builder_end_array (b);
+}
+
+static void
+add_host (JsonBuilder *b, const VpSnapshot *s)
+{
+  json_builder_begin_object (b);
+  vp_snapshot_json_host_members (b, s);
   json_builder_end_object (b);
+}
+
+void
+vp_snapshot_json_vm_members (JsonBuilder *b, const VpVmSnapshot *vm)
+{
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, vm->name);
+  json_builder_set_member_name (b, "uuid");
+  json_builder_add_string_value (b, vm->uuid);
+  json_builder_set_member_name (b, "state");
+  json_builder_add_string_value (b, vm->state);
+  json_builder_set_member_name (b, "pid");
+  json_builder_add_int_value (b, vm->pid);
+  json_builder_set_member_name (b, "uid");
+  json_builder_add_int_value (b, vm->uid);
+  json_builder_set_member_name (b, "gid");
+  json_builder_add_int_value (b, vm->gid);
+  json_builder_set_member_name (b, "cpu_seconds");
+  json_builder_add_double_value (b, vm->cpu_ns_total / 1e9);
+  json_builder_set_member_name (b, "cpu_share");
+  json_builder_add_double_value (b, vm->cpu_share);
+  json_builder_set_member_name (b, "zones");
+  json_builder_begin_array (b);
+  for (guint z = 0; z < vm->n_zones; z++)
+    add_zone (b, &vm->zones[z], FALSE);
+  json_builder_end_array (b);
 }
 
 static void
@@ -78,29 +110,8 @@ add_vms (JsonBuilder *b, const VpSnapshot *s)
   json_builder_begin_array (b);
   for (guint i = 0; i < s->vms->len; i++)
     {
-      const VpVmSnapshot *vm = s->vms->pdata[i];
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "name");
-      json_builder_add_string_value (b, vm->name);
-      json_builder_set_member_name (b, "uuid");
-      json_builder_add_string_value (b, vm->uuid);
-      json_builder_set_member_name (b, "state");
-      json_builder_add_string_value (b, vm->state);
-      json_builder_set_member_name (b, "pid");
-      json_builder_add_int_value (b, vm->pid);
-      json_builder_set_member_name (b, "uid");
-      json_builder_add_int_value (b, vm->uid);
-      json_builder_set_member_name (b, "gid");
-      json_builder_add_int_value (b, vm->gid);
-      json_builder_set_member_name (b, "cpu_seconds");
-      json_builder_add_double_value (b, vm->cpu_ns_total / 1e9);
-      json_builder_set_member_name (b, "cpu_share");
-      json_builder_add_double_value (b, vm->cpu_share);
-      json_builder_set_member_name (b, "zones");
-      json_builder_begin_array (b);
-      for (guint z = 0; z < vm->n_zones; z++)
-        add_zone (b, &vm->zones[z], FALSE);
-      json_builder_end_array (b);
+      vp_snapshot_json_vm_members (b, s->vms->pdata[i]);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);

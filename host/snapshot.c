@@ -53,3 +53,31 @@ vp_snapshot_unref (VpSnapshot *snapshot)
   if (snapshot)
     g_atomic_rc_box_release_full (snapshot, snapshot_clear);
 }
+
+VpHealth
+vp_snapshot_health (const VpSnapshot *snapshot, double *age_s)
+{
+  *age_s = (g_get_monotonic_time () - snapshot->mono_us) / 1e6;
+  if (snapshot->ticks == 0)
+    return VP_HEALTH_STARTING;
+  return *age_s <= VP_SNAPSHOT_HEALTHY_INTERVALS * snapshot->interval_s ? VP_HEALTH_OK : VP_HEALTH_STALE;
+}
+
+const char *
+vp_health_to_string (VpHealth health)
+{
+  static const char *const words[] = { "starting", "ok", "stale" };
+  return words[health];
+}
+
+const VpVmSnapshot *
+vp_snapshot_find_vm (const VpSnapshot *snapshot, const char *name_or_uuid)
+{
+  for (guint i = 0; i < snapshot->vms->len; i++)
+    {
+      const VpVmSnapshot *vm = snapshot->vms->pdata[i];
+      if (g_str_equal (vm->name, name_or_uuid) || g_ascii_strcasecmp (vm->uuid, name_or_uuid) == 0)
+        return vm;
+    }
+  return NULL;
+}

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 /* Zone labels are borrowed from the engine (they never change while it
  * runs), so a snapshot must not outlive the engine that published it. */
@@ -68,10 +69,25 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpSnapshot, vp_snapshot_unref)
 
 GArray *vp_zone_snapshot_array_new (void);
 
+/* Healthy while the last tick is at most this many intervals old. */
+#define VP_SNAPSHOT_HEALTHY_INTERVALS 3
+typedef enum { VP_HEALTH_STARTING, VP_HEALTH_OK, VP_HEALTH_STALE } VpHealth;
+/* How fresh the snapshot is now (/healthz, vpowerctl status); *age_s is
+ * the seconds since its tick. */
+VpHealth vp_snapshot_health (const VpSnapshot *snapshot, double *age_s);
+const char *vp_health_to_string (VpHealth health);
+
+/* A VM by name or UUID, or NULL. */
+const VpVmSnapshot *vp_snapshot_find_vm (const VpSnapshot *snapshot, const char *name_or_uuid);
+
 /* JSON views (json-glib) used by the HTTP API and --once. */
 char *vp_snapshot_host_json (const VpSnapshot *snapshot, gboolean pretty);
 char *vp_snapshot_vms_json (const VpSnapshot *snapshot, gboolean pretty);
 char *vp_snapshot_once_json (const VpSnapshot *snapshot);
+/* The members of those views' objects, for callers that add their own
+ * (the control socket): call between json_builder_begin/end_object. */
+void vp_snapshot_json_host_members (JsonBuilder *builder, const VpSnapshot *snapshot);
+void vp_snapshot_json_vm_members (JsonBuilder *builder, const VpVmSnapshot *vm);
 
 /* Prometheus text exposition 0.0.4. */
 char *vp_snapshot_metrics (const VpSnapshot *snapshot, gsize *length);

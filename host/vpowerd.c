@@ -7,6 +7,7 @@
 #include "host/engine-loop.h"
 #include "host/holder.h"
 #include "shared/vp-log.h"
+#include "shared/vp-sdnotify.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +47,25 @@ ignore_ready (gboolean ok, gpointer user_data)
 {
 }
 
+/* The unit protects vpowerd from the OOM killer (OOMScoreAdjust=-1000),
+ * which the engine inherits. The engine is the one that may be sacrificed:
+ * it is restarted and resumes from its state, while losing the holder cuts
+ * every running guest's share. Raising one's own score needs no privilege. */
+static void
+give_up_oom_protection (void)
+{
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents ("/proc/self/oom_score_adj", &text, NULL, NULL) || atoi (text) >= 0)
+    return;
+  /* Not g_file_set_contents: /proc files cannot be replaced by a rename. */
+  int fd = open ("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  gboolean done = fd >= 0 && write (fd, "0", 1) == 1;
+  if (fd >= 0)
+    close (fd);
+  if (done)
+    g_debug ("oom_score_adj raised from %d to 0: the engine can be restarted, the holder cannot", atoi (text));
+}
+
 /* The engine, started by the mount holder with the shared memory's fd. It
  * logs like the holder (syslog unless --foreground), never detaches, and
  * dies with the holder (holder.c). */
@@ -57,6 +77,7 @@ run_engine_process (const VpConfig *config)
     vp_log_init ("vpowerd-engine");
   else
     vp_log_use_syslog ("vpowerd-engine");
+  give_up_oom_protection ();
   g_autoptr (VpShm) shm = vp_shm_attach (config->engine_fd, &error);
   if (!shm)
     {
@@ -92,11 +113,15 @@ daemonize (int *ready_fd)
   return 0;
 }
 
+/* Ready: tells systemd (Type=notify) or the parent that daemonize() left
+ * waiting. Called once the tree is mounted and has its first snapshot. */
 static void
 report_ready (gboolean ok, gpointer user_data)
 {
   int *ready_fd = user_data;
   char status = ok ? 0 : 1;
+  if (ok)
+    vp_sd_notify ("READY=1");
   if (*ready_fd < 0)
     return;
   if (write (*ready_fd, &status, 1) != 1)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* vpower: the few facts vpower needs from a libvirt domain XML (name, UUID, DAC owner).
+/* vpower: the few facts vpower needs from a libvirt domain XML (name, UUID, DAC owner, shares).
  *
  * GMarkup is enough for libvirt's XML (no DTD, no entities beyond the
  * predefined ones) and keeps libxml2 out of the hook, which must be small
@@ -21,7 +21,32 @@ vp_domain_xml_free (VpDomainXml *xml)
     return;
   g_free (xml->name);
   g_free (xml->uuid);
+  g_clear_pointer (&xml->filesystems, g_ptr_array_unref);
   g_free (xml);
+}
+
+static void
+filesystem_free (VpDomainFilesystem *fs)
+{
+  g_free (fs->driver);
+  g_free (fs->source_dir);
+  g_free (fs->target_dir);
+  g_free (fs);
+}
+
+gboolean
+vp_domain_filesystem_is_virtiofs (const VpDomainFilesystem *fs)
+{
+  return g_strcmp0 (fs->driver, "virtiofs") == 0;
+}
+
+static const char *
+attribute (const char **names, const char **values, const char *wanted)
+{
+  for (int i = 0; names[i]; i++)
+    if (g_str_equal (names[i], wanted))
+      return values[i];
+  return NULL;
 }
 
 static gboolean
@@ -108,6 +133,11 @@ typedef struct {
   GString *name, *uuid, *label;
   gboolean in_dac_seclabel;
   gboolean dac_none;
+  gboolean in_memory_backing;
+  gboolean in_devices;
+  gboolean shared_memory;
+  GPtrArray *filesystems;
+  VpDomainFilesystem *filesystem; /* the <filesystem> being read, in filesystems */
 } ParseState;
 
 static void
@@ -144,9 +174,30 @@ on_start (GMarkupParseContext *context, const char *element, const char **attr_n
             state->dac_none = TRUE;
           state->in_dac_seclabel = g_strcmp0 (model, "dac") == 0;
         }
+      else if (g_str_equal (element, "memoryBacking"))
+        state->in_memory_backing = TRUE;
+      else if (g_str_equal (element, "devices"))
+        state->in_devices = TRUE;
     }
   else if (state->depth == 3 && state->in_dac_seclabel && g_str_equal (element, "label"))
     state->capture = &state->label;
+  /* libvirt's formatdomain: virtiofs needs <access mode='shared'/> here. */
+  else if (state->depth == 3 && state->in_memory_backing && g_str_equal (element, "access"))
+    state->shared_memory |= g_strcmp0 (attribute (attr_names, attr_values, "mode"), "shared") == 0;
+  else if (state->depth == 3 && state->in_devices && g_str_equal (element, "filesystem"))
+    {
+      state->filesystem = g_new0 (VpDomainFilesystem, 1);
+      g_ptr_array_add (state->filesystems, state->filesystem);
+    }
+  else if (state->depth == 4 && state->filesystem)
+    {
+      char **field = g_str_equal (element, "driver") ? &state->filesystem->driver
+                   : g_str_equal (element, "source") ? &state->filesystem->source_dir
+                   : g_str_equal (element, "target") ? &state->filesystem->target_dir : NULL;
+      const char *value = attribute (attr_names, attr_values, g_str_equal (element, "driver") ? "type" : "dir");
+      if (field && value && !*field)
+        *field = g_strdup (value);
+    }
 }
 
 static void
@@ -155,6 +206,12 @@ on_end (GMarkupParseContext *context, const char *element, gpointer user_data, G
   ParseState *state = user_data;
   if (state->depth == 2 && g_str_equal (element, "seclabel"))
     state->in_dac_seclabel = FALSE;
+  else if (state->depth == 2 && g_str_equal (element, "memoryBacking"))
+    state->in_memory_backing = FALSE;
+  else if (state->depth == 2 && g_str_equal (element, "devices"))
+    state->in_devices = FALSE;
+  else if (state->depth == 3 && g_str_equal (element, "filesystem"))
+    state->filesystem = NULL;
   state->capture = NULL;
   state->depth--;
 }
@@ -174,7 +231,8 @@ VpDomainXml *
 vp_domain_xml_parse (const char *text, gssize length, GError **error)
 {
   static const GMarkupParser parser = { on_start, on_end, on_text, NULL, NULL };
-  ParseState state = { 0 };
+  ParseState state = { .filesystems = g_ptr_array_new_with_free_func ((GDestroyNotify) filesystem_free) };
+  g_autoptr (GPtrArray) filesystems = state.filesystems;
   g_autoptr (GMarkupParseContext) context = g_markup_parse_context_new (&parser, 0, &state, NULL);
   g_autoptr (GError) local = NULL;
   gboolean ok = g_markup_parse_context_parse (context, text, length, &local) &&
@@ -194,6 +252,8 @@ vp_domain_xml_parse (const char *text, gssize length, GError **error)
   g_autoptr (VpDomainXml) xml = g_new0 (VpDomainXml, 1);
   xml->name = g_strstrip (g_strdup (name->str));
   xml->uuid = g_ascii_strdown (g_strstrip (uuid->str), -1);
+  xml->shared_memory = state.shared_memory;
+  xml->filesystems = g_steal_pointer (&filesystems);
   if (label && !state.dac_none)
     {
       g_autoptr (GError) label_error = NULL;

@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* vpower: the few facts vpower needs from a libvirt domain XML (name, UUID, DAC owner). */
+/* vpower: the few facts vpower needs from a libvirt domain XML (name, UUID, DAC owner, shares). */
 #pragma once
 
 #include <glib.h>
 #include <sys/types.h>
+
+/* One <devices><filesystem>: what vpowerctl needs to tell whether a share
+ * is already wired. */
+typedef struct {
+  char *driver;          /* <driver type>: "virtiofs", "path", ...; NULL when absent (9p) */
+  char *source_dir;      /* <source dir>, or NULL */
+  char *target_dir;      /* <target dir>: the tag the guest mounts, or NULL */
+} VpDomainFilesystem;
 
 typedef struct {
   char *name;
@@ -11,6 +19,8 @@ typedef struct {
   gboolean owner_known;  /* a DAC <label> named the QEMU user */
   uid_t uid;             /* valid when owner_known */
   gid_t gid;
+  gboolean shared_memory; /* <memoryBacking><access mode='shared'/>: virtiofs needs it */
+  GPtrArray *filesystems; /* VpDomainFilesystem *, in document order */
 } VpDomainXml;
 
 void vp_domain_xml_free (VpDomainXml *xml);
@@ -19,6 +29,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpDomainXml, vp_domain_xml_free)
 /* Parses a <domain> document (inactive, live or a hook's stdin). Fails when
  * it is not well-formed or lacks <name> or <uuid>; an unusable DAC label is
  * not an error (owner_known stays FALSE). */
+/* TRUE when fs is a virtiofs share (anything else libvirt calls a mount is 9p). */
+gboolean vp_domain_filesystem_is_virtiofs (const VpDomainFilesystem *fs);
+
 VpDomainXml *vp_domain_xml_parse (const char *text, gssize length, GError **error);
 
 /* Parses a DAC label as libvirt writes it: "+UID:+GID", "user:group", or

@@ -30,3 +30,28 @@ vp_sd_notify (const char *state)
   close (fd);
   return sent == (gssize) strlen (state);
 }
+
+static gboolean
+on_watchdog (gpointer user_data)
+{
+  vp_sd_notify ("WATCHDOG=1");
+  return G_SOURCE_CONTINUE;
+}
+
+guint
+vp_sd_watchdog_start (void)
+{
+  const char *usec_text = g_getenv ("WATCHDOG_USEC");
+  const char *pid_text = g_getenv ("WATCHDOG_PID");
+  guint64 usec, pid;
+
+  if (!usec_text || !g_ascii_string_to_unsigned (usec_text, 10, 1, G_MAXUINT64, &usec, NULL))
+    return 0;
+  /* The variables are inherited by children, which must not ping for us. */
+  if (pid_text && (!g_ascii_string_to_unsigned (pid_text, 10, 1, G_MAXINT, &pid, NULL) || (pid_t) pid != getpid ()))
+    return 0;
+  guint period_ms = (guint) MAX (1, MIN (usec / 2000, G_MAXUINT));
+  g_message ("systemd watchdog: a keep-alive every %.1f s", period_ms / 1000.0);
+  vp_sd_notify ("WATCHDOG=1");
+  return g_timeout_add (period_ms, on_watchdog, NULL);
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpowerd: wiring a VM's tree into its libvirt domain: the checks and the attach (vpowerctl). */
+#pragma once
+
+#include <glib.h>
+#include <libvirt/libvirt.h>
+
+#include "host/conf.h"
+#include "shared/vp-domxml.h"
+#include "shared/vp-share-xml.h"
+
+/* Where a VM's tree is on the host: MOUNT/NAME. */
+char *vp_share_directory (const VpConfig *config, const char *vm_name);
+
+/* The shares already wired in a domain definition that point at directory
+ * or use the tag: "9p", "virtiofs", or an empty array. */
+GPtrArray *vp_share_wired (const VpDomainXml *xml, const char *directory, const char *tag);
+
+/* Whether libvirt can take this share as asked; on FALSE the error says why
+ * in a sentence an operator can act on (design: refuse, never half-attach). */
+gboolean vp_share_check_attach (const VpDomainXml *xml, VpShareTransport transport, const char *directory,
+                                const char *tag, gboolean live, GError **error);
+
+typedef struct {
+  gboolean config;   /* the persistent definition (next boot) */
+  gboolean live;     /* the running VM */
+} VpShareTarget;
+
+/* Attaches the share to the domain with this UUID: checks first (with the
+ * definition the target affects), then virDomainAttachDeviceFlags. Returns a
+ * one-line account of what was done. */
+char *vp_share_attach (virConnectPtr conn, const char *uuid, VpShareTransport transport, const char *directory,
+                       VpShareTarget target, GError **error);

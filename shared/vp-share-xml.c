@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpower: the libvirt XML that shares a VM's tree with the guest (9p or virtiofs).
+ *
+ * One copy for vpowerctl (which prints and attaches it) and vpower-agent
+ * (which prints it when the guest has no share). The shapes are the ones
+ * real-components.md found to work with Debian 12's libvirt 9.0 and QEMU 7.2. */
+#include "config.h"
+
+#include "shared/vp-share-xml.h"
+
+const char *
+vp_share_transport_name (VpShareTransport transport)
+{
+  return transport == VP_SHARE_VIRTIOFS ? "virtiofs" : "9p";
+}
+
+gboolean
+vp_share_transport_parse (const char *name, VpShareTransport *transport)
+{
+  if (g_strcmp0 (name, "9p") == 0)
+    *transport = VP_SHARE_9P;
+  else if (g_strcmp0 (name, "virtiofs") == 0)
+    *transport = VP_SHARE_VIRTIOFS;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+char *
+vp_share_filesystem_xml (VpShareTransport transport, const char *source_dir, const char *tag)
+{
+  if (transport == VP_SHARE_9P)
+    return g_markup_printf_escaped ("<filesystem type='mount' accessmode='passthrough'>\n"
+                                    "  <driver type='path'/>\n"
+                                    "  <source dir='%s'/>\n"
+                                    "  <target dir='%s'/>\n"
+                                    "  <readonly/>\n"
+                                    "</filesystem>\n", source_dir, tag);
+  /* libvirt 9.0 rejects <readonly/> on virtiofs (the tree is read-only
+   * anyway). cache none: every read reaches vpowerd, so the guest never sees
+   * a counter older than the last tick. libvirt finds virtiofsd through
+   * /usr/share/qemu/vhost-user, so no binary path is needed. */
+  return g_markup_printf_escaped ("<filesystem type='mount' accessmode='passthrough'>\n"
+                                  "  <driver type='virtiofs'/>\n"
+                                  "  <binary>\n"
+                                  "    <cache mode='none'/>\n"
+                                  "  </binary>\n"
+                                  "  <source dir='%s'/>\n"
+                                  "  <target dir='%s'/>\n"
+                                  "</filesystem>\n", source_dir, tag);
+}
+
+const char *
+vp_share_memory_backing_xml (void)
+{
+  return "<memoryBacking>\n"
+         "  <source type='memfd'/>\n"
+         "  <access mode='shared'/>\n"
+         "</memoryBacking>\n";
+}
