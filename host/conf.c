@@ -65,7 +65,7 @@ static const VpOption vp_options[] = {
   OPT_ENUM ("topology", "mirror|aggregate", "zone layout per VM (default mirror)", topology_words, topology),
   OPT ("state-dir", 0, "DIR", "where counters persist (default /var/lib/vpowerd)", vp_option_parse_string, state_dir),
   OPT ("mount", 0, "DIR", "where the per-VM powercap trees are mounted (default " VP_DEFAULT_MOUNT ")", vp_option_parse_string, mount),
-  OPT ("no-mount", 0, NULL, "run without the FUSE tree: HTTP only, in one process", vp_option_parse_bool, no_mount),
+  OPT ("no-mount", 0, NULL, "run without the FUSE tree: HTTP and the control socket only, in one process", vp_option_parse_bool, no_mount),
   OPT ("runtime-dir", 0, "DIR", "lock file, control socket and the libvirt hook's socket (default " VP_DEFAULT_RUNTIME_DIR ")", vp_option_parse_string, runtime_dir),
   OPT ("listen", 0, "ADDR:PORT", "HTTP endpoint (default 127.0.0.1:" G_STRINGIFY (VPOWERD_DEFAULT_PORT) ")", parse_listen, listen_host),
   OPT_SECONDS ("save-interval", "how often the state file is flushed to disk (default 60)", save_interval_s),

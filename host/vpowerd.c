@@ -163,10 +163,12 @@ main (int argc, char **argv)
     }
   vp_log_set_verbose (config->verbose);
 
-  if (config->once)
-    return run_once (config);
+  /* The engine first: `once` in the config file must not turn every
+   * engine the holder starts into a one-shot run. */
   if (config->engine_fd >= 0)
     return run_engine_process (config);
+  if (config->once)
+    return run_once (config);
 
   if (!config->foreground)
     {

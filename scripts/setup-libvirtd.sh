@@ -39,7 +39,7 @@ set_conf stdio_handler file   # otherwise virtlogd must run too
 # enough: PID 1 here may be slow to reap, and a dead libvirtd stays a zombie.
 running=false
 pid=$(cat /run/libvirtd.pid 2>/dev/null || true)
-if [ -n "$pid" ] && read -r _ comm state _ <"/proc/$pid/stat" 2>/dev/null &&
+if [ -n "$pid" ] && read -r _ comm state _ 2>/dev/null <"/proc/$pid/stat" &&
    [ "$comm" = "(libvirtd)" ] && [ "$state" != Z ]; then
   running=true
 fi

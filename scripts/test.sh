@@ -37,12 +37,14 @@ build () {
 export VP_GUEST_CACHE=$src/build-guest-cache
 
 step "-Werror build and make check"
-build "$src/build-ci" --enable-werror
+# Debian's layout, as the Quick start installs it (tests/install.sh checks it).
+layout=(--prefix=/usr --sysconfdir=/etc --localstatedir=/var)
+build "$src/build-ci" "${layout[@]}" --enable-werror
 make -C "$src/build-ci" check >"$log_dir/check.log" 2>&1
 grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS):' "$log_dir/check.log"
 
 step "ASan+UBSan build and make check"
-build "$src/build-asan" --enable-werror --enable-sanitizers
+build "$src/build-asan" "${layout[@]}" --enable-werror --enable-sanitizers
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   make -C "$src/build-asan" check >"$log_dir/check-asan.log" 2>&1
 grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS):' "$log_dir/check-asan.log" | sed 's/^/asan /'

@@ -57,7 +57,7 @@ if [ "$(cat "$hook_link" 2>/dev/null)" != "$hook_stub" ]; then
   printf '%s\n' "$hook_stub" > "$hook_link.tmp" && chmod 755 "$hook_link.tmp" && mv "$hook_link.tmp" "$hook_link"
   old=$(cat /run/libvirtd.pid 2>/dev/null)
   [ -z "$old" ] || kill -TERM "$old" 2>/dev/null
-  gone () { [ -z "$old" ] || ! read -r _ _ state _ <"/proc/$old/stat" 2>/dev/null || [ "$state" = Z ]; }
+  gone () { [ -z "$old" ] || ! read -r _ _ state _ 2>/dev/null <"/proc/$old/stat" || [ "$state" = Z ]; }
   vp_wait_for 30 gone || bail "libvirtd did not stop"
   rm -f /run/libvirtd.pid
   "$abs_top_srcdir/scripts/setup-libvirtd.sh" >>"$work/setup.log" 2>&1 || bail "cannot restart libvirtd"

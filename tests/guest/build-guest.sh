@@ -86,12 +86,14 @@ for m in ${modules[*]}; do
   [ -f /lib/modules/\$m.ko ] && insmod /lib/modules/\$m.ko
 done
 
-cmd= reads=5 period=1
+cmd= reads=5 period=1 seconds=15 load=3
 for arg in \$(cat /proc/cmdline); do
   case \$arg in
     vp.cmd=*) cmd=\${arg#vp.cmd=} ;;
     vp.reads=*) reads=\${arg#vp.reads=} ;;
     vp.period=*) period=\${arg#vp.period=} ;;
+    vp.seconds=*) seconds=\${arg#vp.seconds=} ;;
+    vp.load=*) load=\${arg#vp.load=} ;;
   esac
 done
 
@@ -137,9 +139,56 @@ run_agent () {
   poweroff -f
 }
 
+# demo (scripts/demo.sh): the agent overlay is in the initramfs. Bind the
+# share over /sys/class/powercap as a tenant would, then for vp.seconds print
+# one line per sample of what the agent reads there:
+#   VP-DEMO <uptime s> <package energy_uj> <package watts> <busy|idle>
+# while the CPU alternates busy and idle every vp.load seconds, so that the
+# power visibly follows the load. Each sample is "once" over 1 s; the burner
+# runs at nice 19 so the sampler keeps its pace on the single vCPU (Debian's
+# busybox has renice but no nice).
+run_demo () {
+  export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+  mkdir -p /tmp /var/lib
+  ip link set lo up
+  if ! vpower-agent mount --bind-sysfs >/tmp/mount.log 2>&1; then
+    sed 's/^/VP-ERROR /' /tmp/mount.log; echo "VP-ERROR vpower-agent mount --bind-sysfs failed"; poweroff -f
+  fi
+  sed 's/^/VP-MOUNT /' /tmp/mount.log
+  read up _ </proc/uptime
+  start=\${up%.*}
+  now=\$start burner=
+  while [ \$now -lt \$((start + seconds)) ]; do
+    if [ \$(( (now - start) / load % 2 )) -eq 0 ]; then
+      state=busy
+      [ -n "\$burner" ] || { sh -c 'while :; do :; done' & burner=\$!; renice 19 \$burner >/dev/null; }
+    else
+      state=idle
+      [ -z "\$burner" ] || { kill \$burner; burner=; }
+    fi
+    # The agent reads the bound /sys/class/powercap, where unmodified RAPL
+    # tools look. The package zone is index "0"; its object ends before the
+    # next zone or the "processes" section, which has its own energy_uj.
+    if ! vpower-agent once --json --interval 1 --root /sys/class/powercap >/tmp/once.json 2>/tmp/once.err; then
+      sed 's/^/VP-ERROR /' /tmp/once.err; echo "VP-ERROR vpower-agent once failed"; poweroff -f
+    fi
+    sample=\$(awk -F'[:,]' '/"index" :/ { pkg = (\$2 ~ /"0"/) } /"processes" :/ { pkg = 0 }
+      pkg && /"energy_uj" :/ { e = \$2; gsub(/ /, "", e) } pkg && /"power_watts" :/ { w = \$2 }
+      END { if (e == "") exit 1; printf "%s %.3f", e, w }' /tmp/once.json) ||
+      { echo "VP-ERROR no package zone in:"; cat /tmp/once.json; poweroff -f; }
+    read up _ </proc/uptime
+    now=\${up%.*}
+    echo "VP-DEMO \$up \$sample \$state"
+  done
+  [ -z "\$burner" ] || kill \$burner
+  echo VP-DONE
+  poweroff -f
+}
+
 case \$cmd in
   burn) echo VP-READY; while :; do :; done ;;
   agent) run_agent ;;
+  demo) run_demo ;;
   read9p) read_share -t 9p -o trans=virtio,version=9p2000.L,cache=none,msize=262144 ;;
   readvirtiofs) read_share -t virtiofs ;;
   *) echo "VP-ERROR unknown vp.cmd=\$cmd"; poweroff -f ;;
