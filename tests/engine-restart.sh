@@ -54,7 +54,7 @@ vp_wait_for 10 spent_since_kill
 
 # Restart at once on the same state. Watch every value from the first answer on.
 VP_PORT=$(vp_free_port); VP_URL="http://127.0.0.1:$VP_PORT"
-"$VPOWERD" --foreground --no-mount --listen "127.0.0.1:$VP_PORT" "${args[@]}" >>"$work/vpowerd.log" 2>&1 &
+"$VPOWERD" --foreground --no-mount --runtime-dir "$work/run" --listen "127.0.0.1:$VP_PORT" "${args[@]}" >>"$work/vpowerd.log" 2>&1 &
 VP_PID=$!
 vp_wait_for 20 vp_ticks_at_least 0
 monotonic=0

@@ -99,8 +99,10 @@ vp_start_vpowerd () {
   VP_PORT=$(vp_free_port)
   VP_URL="http://127.0.0.1:$VP_PORT"
   # Without --mount, run without the FUSE tree (tests of the engine alone).
+  # Its own runtime directory (control socket), unless the test names one.
   local mount_args=(--no-mount)
   case " $* " in *" --mount "*) mount_args=() ;; esac
+  case " $* " in *" --runtime-dir "*) ;; *) mount_args+=(--runtime-dir "${work:-/tmp}/run") ;; esac
   "$VPOWERD" --foreground --listen "127.0.0.1:$VP_PORT" "${mount_args[@]}" "$@" >>"$log" 2>&1 &
   VP_PID=$!
   vp_wait_for 20 vp_vpowerd_ticked || { cat "$log" >&2; return 1; }
