@@ -246,15 +246,17 @@ main (int argc, char **argv)
     "Exit status: 0 success, 1 vpowerd refused or failed the request, 2 usage, 3 vpowerd not reachable.\n"
     "See vpowerctl(8).");
   g_autoptr (GError) error = NULL;
-  if (!g_option_context_parse (context, &argc, &argv, &error))
+  gboolean parsed = g_option_context_parse (context, &argc, &argv, &error);
+  /* Owned here, so that every return below frees it. */
+  g_autofree char *socket_path = options.socket_path ? options.socket_path : g_steal_pointer (&default_socket);
+  options.socket_path = socket_path;
+  if (!parsed)
     return fail (EXIT_USAGE, "%s (see --help)", error->message);
   if (version)
     {
       printf ("vpowerctl %s\n", PACKAGE_VERSION);
       return EXIT_SUCCESS;
     }
-  if (!options.socket_path)
-    options.socket_path = g_steal_pointer (&default_socket);
   if (argc < 2)
     return fail (EXIT_USAGE, "which command? status, list, show, top, xml or attach (see --help)");
 
@@ -280,6 +282,5 @@ main (int argc, char **argv)
   g_autofree char *request = build_request (command, command->takes_vm ? argv[2] : NULL, &options);
   int status = g_str_equal (command->name, "top") ? run_top (command, request, &options)
                                                    : run_once (command, request, &options, NULL, FALSE);
-  g_free (options.socket_path);
   return status;
 }
