@@ -4,10 +4,13 @@
 
 #include <glib.h>
 
+#include "shared/vp-share-xml.h"
+
 #define VP_AGENT_CONFIG_GROUP "vpower-agent"
 #define VP_AGENT_CONFIG_DEFAULT_FILE SYSCONFDIR "/vpower/vpower-agent.conf"
 #define VP_AGENT_DEFAULT_MOUNT LOCALSTATEDIR "/lib/vpower"
-#define VP_AGENT_DEFAULT_TAG "vpower"
+/* The host side (vpowerctl xml/attach) uses the same tag. */
+#define VP_AGENT_DEFAULT_TAG VP_SHARE_DEFAULT_TAG
 #define VP_SYSFS_POWERCAP "/sys/class/powercap"
 
 typedef struct {

@@ -286,12 +286,20 @@ requested_transport (JsonObject *request, VpShareTransport *transport, GError **
   return TRUE;
 }
 
-static gboolean
-check_mounted (VpControl *control, GError **error)
+/* What xml and attach both need: the VM, the transport, and a tree to share. */
+static const VpVmSnapshot *
+share_request (VpControl *control, const VpSnapshot *snapshot, JsonObject *request, VpShareTransport *transport,
+               GError **error)
 {
+  const VpVmSnapshot *vm = find_vm (snapshot, request, error);
+  if (!vm || !requested_transport (request, transport, error))
+    return NULL;
   if (control->config->no_mount)
-    g_set_error (error, VP_ERROR, VP_ERROR_FAILED, "vpowerd runs with --no-mount: there is no tree to share");
-  return !control->config->no_mount;
+    {
+      g_set_error (error, VP_ERROR, VP_ERROR_FAILED, "vpowerd runs with --no-mount: there is no tree to share");
+      return NULL;
+    }
+  return vm;
 }
 
 static JsonNode *
@@ -299,8 +307,8 @@ run_xml (VpControl *control, JsonObject *request, GError **error)
 {
   g_autoptr (VpSnapshot) snapshot = vp_engine_snapshot (control->engine);
   VpShareTransport transport;
-  const VpVmSnapshot *vm = find_vm (snapshot, request, error);
-  if (!vm || !requested_transport (request, &transport, error) || !check_mounted (control, error))
+  const VpVmSnapshot *vm = share_request (control, snapshot, request, &transport, error);
+  if (!vm)
     return NULL;
   g_autofree char *directory = vp_share_directory (control->config, vm->name);
   g_autofree char *filesystem = vp_share_filesystem_xml (transport, directory, VP_SHARE_DEFAULT_TAG);
@@ -325,8 +333,8 @@ run_attach (VpControl *control, JsonObject *request, GError **error)
 {
   g_autoptr (VpSnapshot) snapshot = vp_engine_snapshot (control->engine);
   VpShareTransport transport;
-  const VpVmSnapshot *vm = find_vm (snapshot, request, error);
-  if (!vm || !requested_transport (request, &transport, error) || !check_mounted (control, error))
+  const VpVmSnapshot *vm = share_request (control, snapshot, request, &transport, error);
+  if (!vm)
     return NULL;
   if (!uses_libvirt (control))
     {

@@ -82,8 +82,8 @@ typedef struct {
   guint kill_source;
   guint watch_source;
   guint startup_source;
-  guint hang_source;
-  guint64 seen_sequence;        /* the last publication seen by the hang check */
+  guint engine_watch_source;
+  guint64 seen_sequence;        /* the last publication on_engine_watch saw */
   gint64 seen_sequence_us;      /* when it was first seen */
   gboolean reloading;           /* SIGHUP: READY=1 again once the new engine published */
 } Holder;
@@ -338,6 +338,16 @@ spawn_engine (Holder *holder)
   g_message ("engine started (pid %d)", pid);
 }
 
+/* systemd's STATUS= (and any state before it), saying what is served. */
+static void
+notify_serving (Holder *holder, const char *state, const char *suffix)
+{
+  g_autoptr (VpTree) tree = vp_served_tree_get (holder->served);
+  g_autofree char *message = g_strdup_printf ("%sSTATUS=serving %u VMs under %s%s", state, vp_tree_n_vms (tree),
+                                              holder->config->mount, suffix);
+  vp_sd_notify (message);
+}
+
 /* Ready means: mounted, and the engine has published, so every defined
  * VM's directory exists before anyone relies on it. */
 static gboolean
@@ -353,16 +363,14 @@ on_startup_poll (gpointer user_data)
   holder->phase = HOLDER_RUNNING;
   g_message ("serving %u VMs under %s", vp_tree_n_vms (tree), holder->config->mount);
   holder->ready (TRUE, holder->ready_data);
-  g_autofree char *status = g_strdup_printf ("STATUS=serving %u VMs under %s", vp_tree_n_vms (tree),
-                                             holder->config->mount);
-  vp_sd_notify (status);
+  notify_serving (holder, "", "");
   return G_SOURCE_REMOVE;
 }
 
-/* Once a second: is the engine publishing? Also ends a reload (READY=1)
- * when the new engine has published. */
+/* Once a second, the engine's publications: a reload ends (READY=1) at the
+ * new engine's first; an engine with none for too long is hung. */
 static gboolean
-on_hang_check (gpointer user_data)
+on_engine_watch (gpointer user_data)
 {
   Holder *holder = user_data;
   guint64 sequence = vp_shm_sequence (holder->shm);
@@ -375,10 +383,7 @@ on_hang_check (gpointer user_data)
   if (holder->reloading && holder->engine_pid && sequence != holder->engine_start_sequence)
     {
       holder->reloading = FALSE;
-      g_autoptr (VpTree) tree = vp_served_tree_get (holder->served);
-      g_autofree char *ready = g_strdup_printf ("READY=1\nSTATUS=serving %u VMs under %s (reloaded)",
-                                                vp_tree_n_vms (tree), holder->config->mount);
-      vp_sd_notify (ready);
+      notify_serving (holder, "READY=1\n", " (reloaded)");
       g_message ("reloaded: the new engine (pid %d) publishes", holder->engine_pid);
     }
   double limit_s = MAX (ENGINE_HANG_MIN_S, ENGINE_HANG_INTERVALS * holder->config->interval_s);
@@ -510,13 +515,13 @@ vp_holder_run (const VpConfig *config, const char *self_path, char **argv, VpRea
         g_unix_signal_add (SIGHUP, on_sighup, &holder),
         vp_sd_watchdog_start (),
       };
-      holder.hang_source = g_timeout_add_seconds (1, on_hang_check, &holder);
+      holder.engine_watch_source = g_timeout_add_seconds (1, on_engine_watch, &holder);
       holder.startup_source = g_timeout_add (50, on_startup_poll, &holder);
       spawn_engine (&holder);
       g_main_loop_run (holder.loop);
       for (gsize i = 0; i < G_N_ELEMENTS (sources); i++)
         g_clear_handle_id (&sources[i], g_source_remove);
-      g_clear_handle_id (&holder.hang_source, g_source_remove);
+      g_clear_handle_id (&holder.engine_watch_source, g_source_remove);
     }
 
   if (holder.engine_pid)

@@ -17,6 +17,14 @@ vp_share_directory (const VpConfig *config, const char *vm_name)
   return g_build_filename (config->mount, vm_name, NULL);
 }
 
+/* A share of this VM's tree: its directory, or the tag the agent mounts
+ * (two shares with one tag would leave the guest guessing). */
+static gboolean
+is_vpower_share (const VpDomainFilesystem *fs, const char *directory, const char *tag)
+{
+  return g_strcmp0 (fs->source_dir, directory) == 0 || g_strcmp0 (fs->target_dir, tag) == 0;
+}
+
 GPtrArray *
 vp_share_wired (const VpDomainXml *xml, const char *directory, const char *tag)
 {
@@ -24,7 +32,7 @@ vp_share_wired (const VpDomainXml *xml, const char *directory, const char *tag)
   for (guint i = 0; i < xml->filesystems->len; i++)
     {
       const VpDomainFilesystem *fs = xml->filesystems->pdata[i];
-      if (g_strcmp0 (fs->source_dir, directory) == 0 || g_strcmp0 (fs->target_dir, tag) == 0)
+      if (is_vpower_share (fs, directory, tag))
         g_ptr_array_add (wired, (gpointer) vp_share_transport_name (vp_domain_filesystem_is_virtiofs (fs)
                                                                       ? VP_SHARE_VIRTIOFS : VP_SHARE_9P));
     }
@@ -38,7 +46,7 @@ vp_share_check_attach (const VpDomainXml *xml, VpShareTransport transport, const
   for (guint i = 0; i < xml->filesystems->len; i++)
     {
       const VpDomainFilesystem *fs = xml->filesystems->pdata[i];
-      if (g_strcmp0 (fs->source_dir, directory) == 0 || g_strcmp0 (fs->target_dir, tag) == 0)
+      if (is_vpower_share (fs, directory, tag))
         {
           g_set_error (error, VP_ERROR, VP_ERROR_FAILED,
                        "%s already has a %s share with tag '%s' from %s; nothing to do",
@@ -46,14 +54,6 @@ vp_share_check_attach (const VpDomainXml *xml, VpShareTransport transport, const
                        fs->target_dir ? fs->target_dir : "?", fs->source_dir ? fs->source_dir : "?");
           return FALSE;
         }
-    }
-  /* QEMU's virtio-9p device cannot be hot-plugged. */
-  if (transport == VP_SHARE_9P && live)
-    {
-      g_set_error (error, VP_ERROR, VP_ERROR_FAILED,
-                   "a 9p share cannot be added to a running VM (QEMU cannot hot-plug 9p); "
-                   "use --config and restart %s, or use --virtiofs", xml->name);
-      return FALSE;
     }
   /* virtiofsd maps the guest's RAM: libvirt refuses to start a virtiofs VM
    * without shared memory, and changing the memory needs a redefinition,
@@ -82,7 +82,7 @@ vp_share_attach (virConnectPtr conn, const char *uuid, VpShareTransport transpor
       return NULL;
     }
   const char *name = virDomainGetName (domain);
-  /* The one refusal that holds whatever the VM's state. */
+  /* QEMU's virtio-9p device cannot be hot-plugged, whatever the VM's state. */
   if (transport == VP_SHARE_9P && target.live)
     {
       g_set_error (error, VP_ERROR, VP_ERROR_FAILED,

@@ -16,8 +16,10 @@ char *vp_share_directory (const VpConfig *config, const char *vm_name);
  * or use the tag: "9p", "virtiofs", or an empty array. */
 GPtrArray *vp_share_wired (const VpDomainXml *xml, const char *directory, const char *tag);
 
-/* Whether libvirt can take this share as asked; on FALSE the error says why
- * in a sentence an operator can act on (design: refuse, never half-attach). */
+/* Whether this definition (the live one when live) can take the share: not
+ * already wired, and shared memory for virtiofs. On FALSE the error says why
+ * in a sentence an operator can act on (refuse, never half-attach). Whether
+ * the transport can be added live at all is vp_share_attach's first check. */
 gboolean vp_share_check_attach (const VpDomainXml *xml, VpShareTransport transport, const char *directory,
                                 const char *tag, gboolean live, GError **error);
 
