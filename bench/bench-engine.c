@@ -124,7 +124,7 @@ bench_one (const char *powercap_root, char **zones, guint n)
 
   g_autoptr (GError) error = NULL;
   g_autoptr (VpConfig) config = vp_config_load_file (conf, &error);
-  g_autoptr (VpEngine) engine = config ? vp_engine_new (config, TRUE, &error) : NULL;
+  g_autoptr (VpEngine) engine = config ? vp_engine_new (config, TRUE, 0, &error) : NULL;
   if (!engine)
     g_error ("%s", error->message);
   vp_engine_tick (engine);

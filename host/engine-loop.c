@@ -120,7 +120,7 @@ int
 vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (VpEngine) engine = vp_engine_new (config, TRUE, &error);
+  g_autoptr (VpEngine) engine = vp_engine_new (config, TRUE, shm ? vp_shm_origin_key (shm) : 0, &error);
   g_autoptr (VpHttpd) http = engine ? vp_http_start (engine, config->listen_host, config->listen_port, &error) : NULL;
   if (!http)
     {

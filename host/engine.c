@@ -32,6 +32,7 @@ typedef struct {
   char *name;
   char *index;
   guint64 max_energy_range_uj;
+  guint64 origin_salt;  /* vp_counter_hash (index): where each VM's origin for it comes from */
   GArray *host_zones;   /* guint indices into the sensor's zones */
 } VpViewZone;
 
@@ -89,6 +90,7 @@ view_add (GArray *view, const char *name, const char *index)
   VpViewZone zone = {
     .name = g_strdup (name),
     .index = g_strdup (index),
+    .origin_salt = vp_counter_hash (index),
     .host_zones = g_array_new (FALSE, FALSE, sizeof (guint)),
   };
   g_array_append_val (view, zone);
@@ -197,7 +199,7 @@ vp_engine_free (VpEngine *engine)
 static void publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double interval_s);
 
 VpEngine *
-vp_engine_new (const VpConfig *config, gboolean persist, GError **error)
+vp_engine_new (const VpConfig *config, gboolean persist, guint64 origin_key, GError **error)
 {
   g_autoptr (VpEngine) engine = g_new0 (VpEngine, 1);
   g_mutex_init (&engine->lock);
@@ -227,6 +229,7 @@ vp_engine_new (const VpConfig *config, gboolean persist, GError **error)
               zone->max_energy_range_uj, zone->package >= 0 ? "per package" : "whole platform");
     }
   engine->ledger = vp_ledger_new (n_zones, keys);
+  engine->ledger->origin_key = origin_key ? origin_key : vp_counter_origin_key_new ();
   engine->view = build_view (engine->sensor, config->topology);
   engine->zone_ok = g_new0 (gboolean, n_zones);
   engine->package_busy_ns = g_new0 (guint64, engine->topology->n_packages);
@@ -456,13 +459,13 @@ forget_removed_vms (VpEngine *engine, const GPtrArray *vms)
 
 static void
 fill_zone (VpZoneSnapshot *out, const char *name, const char *index, guint64 max_uj, guint64 total_uj,
-           guint64 last_uj, double interval_s, gboolean estimated)
+           guint64 origin_uj, guint64 last_uj, double interval_s, gboolean estimated)
 {
   out->name = name;
   out->index = index;
   out->max_energy_range_uj = max_uj;
   out->total_uj = total_uj;
-  out->energy_uj = vp_counter_publish (total_uj, max_uj);
+  out->energy_uj = vp_counter_show (total_uj, origin_uj, max_uj);
   out->power_w = interval_s > 0 ? last_uj / 1e6 / interval_s : 0;
   out->estimated = estimated;
 }
@@ -499,8 +502,9 @@ fill_vm_snapshot (VpEngine *engine, VpVmSnapshot *vm, const VpVmLedger *ledger_v
           total += ledger_vm->zones[z].total_uj;
           last += ledger_vm->zones[z].last_uj;
         }
-      fill_zone (&vm->zones[v], view->name, view->index, view->max_energy_range_uj, total, last, interval_s,
-                 estimated);
+      guint64 origin = vp_counter_origin (ledger_vm->origin_seed, view->origin_salt, view->max_energy_range_uj);
+      fill_zone (&vm->zones[v], view->name, view->index, view->max_energy_range_uj, total, origin, last,
+                 interval_s, estimated);
     }
 }
 
@@ -535,7 +539,7 @@ publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double
       const VpZone *zone = vp_sensor_zone (engine->sensor, z);
       g_array_set_size (snapshot->zones, z + 1);
       VpZoneSnapshot *out = &g_array_index (snapshot->zones, VpZoneSnapshot, z);
-      fill_zone (out, zone->name, zone->key, zone->max_energy_range_uj, ledger->accounted_uj[z],
+      fill_zone (out, zone->name, zone->key, zone->max_energy_range_uj, ledger->accounted_uj[z], 0,
                  ledger->last_delta_uj[z], interval_s, estimated);
       /* The host's energy_uj is the sensor's own reading, like sysfs. */
       out->energy_uj = engine->prev ? vp_counter_publish (engine->prev->zone_raw[z], zone->max_energy_range_uj) : 0;

@@ -10,8 +10,9 @@
 typedef struct _VpEngine VpEngine;
 
 /* Opens the sensor and inventory and, when persist is TRUE, restores the
- * counters from config->state_dir. */
-VpEngine *vp_engine_new (const VpConfig *config, gboolean persist, GError **error);
+ * counters from config->state_dir. origin_key seeds new VMs' counter
+ * origins (the mount holder's, vp_shm_origin_key); 0 picks a random one. */
+VpEngine *vp_engine_new (const VpConfig *config, gboolean persist, guint64 origin_key, GError **error);
 void vp_engine_free (VpEngine *engine);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpEngine, vp_engine_free)
 

@@ -40,13 +40,6 @@ struct _VpFuse {
   gint loop_ended;   /* atomic */
 };
 
-/* What open() rendered: reads at any offset come from it, so one open sees
- * one value however it is read (real-components.md). */
-typedef struct {
-  gsize length;
-  char data[];
-} OpenFile;
-
 /* A directory listing taken at opendir, so offsets stay meaningful. */
 typedef struct {
   GArray *entries;   /* VpDirEntry */
@@ -160,47 +153,44 @@ op_open (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
       return;
     }
   g_autoptr (VpTree) tree = vp_served_tree_get (fuse_of (req)->served);
-  g_autoptr (GString) content = g_string_sized_new (32);
-  int rc = vp_tree_render (tree, ino, content);
+  VpTreeFile *file = NULL;
+  int rc = vp_tree_open (tree, ino, &file);
   if (rc < 0)
     {
       fuse_reply_err (req, -rc);
       return;
     }
-  OpenFile *file = g_malloc (sizeof (OpenFile) + content->len);
-  file->length = content->len;
-  memcpy (file->data, content->str, content->len);
   fi->fh = (uint64_t) (uintptr_t) file;
-  /* Every open must see the latest value: no page cache. */
+  /* Every read must reach us, so that a read at offset 0 renders the
+   * current value (tree.h): no page cache. */
   fi->direct_io = 1;
   fi->keep_cache = 0;
   if (fuse_reply_open (req, fi) != 0)
-    g_free (file);   /* the opener was interrupted: no release will come */
+    vp_tree_file_free (file);   /* the opener was interrupted: no release will come */
 }
 
 static void
 op_read (fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, struct fuse_file_info *fi)
 {
-  const OpenFile *file = (const OpenFile *) (uintptr_t) fi->fh;
-  if (offset < 0 || (gsize) offset >= file->length)
-    {
-      fuse_reply_buf (req, NULL, 0);
-      return;
-    }
+  VpTreeFile *file = (VpTreeFile *) (uintptr_t) fi->fh;
+  g_autoptr (VpTree) tree = vp_served_tree_get (fuse_of (req)->served);
   /* Reply from a copy: the kernel can complete the reader's read() while
    * fuse_reply_buf() is still returning, and the reader's close() then
    * frees `file` in another thread (ASan saw exactly that). Files are a
-   * few dozen bytes at most; a longer one would be read in pieces. */
-  char copy[256];
-  gsize length = MIN (MIN (size, file->length - (gsize) offset), sizeof copy);
-  memcpy (copy, file->data + offset, length);
-  fuse_reply_buf (req, copy, length);
+   * few dozen bytes at most (a zone name is at most 255); a longer one
+   * would be read in pieces. */
+  char copy[512];
+  gssize length = vp_tree_file_read (file, tree, offset, copy, MIN (size, sizeof copy));
+  if (length < 0)
+    fuse_reply_err (req, (int) -length);
+  else
+    fuse_reply_buf (req, copy, (size_t) length);
 }
 
 static void
 op_release (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-  g_free ((OpenFile *) (uintptr_t) fi->fh);
+  vp_tree_file_free ((VpTreeFile *) (uintptr_t) fi->fh);
   fuse_reply_err (req, 0);
 }
 

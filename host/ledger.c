@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "host/ledger.h"
+#include "shared/vp-counter.h"
 
 static void
 vm_ledger_free (gpointer data)
@@ -58,6 +59,7 @@ vp_ledger_vm (VpLedger *ledger, const char *uuid, const char *name)
     {
       vm = g_new0 (VpVmLedger, 1);
       vm->uuid = g_strdup (uuid);
+      vm->origin_seed = ledger->origin_key ? vp_counter_origin_seed (ledger->origin_key, uuid) : 0;
       vm->zones = g_new0 (VpCounter, ledger->n_zones);
       g_hash_table_insert (ledger->vms, vm->uuid, vm);
     }

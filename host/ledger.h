@@ -19,6 +19,10 @@ typedef struct {
 typedef struct {
   char *uuid;
   char *name;
+  /* Where the VM's energy_uj files start (vp_counter_origin): random per
+   * VM, kept in the state file; 0 for counters saved before origins
+   * existed, which go on from where they were. Totals ignore it. */
+  guint64 origin_seed;
   VpCounter *zones;       /* per host zone */
   guint64 cpu_ns_total;   /* CPU time counted for this VM since its counters began */
   guint64 last_cpu_ns;    /* CPU time in the last tick */
@@ -32,13 +36,15 @@ typedef struct {
   guint64 *accounted_uj;  /* per zone: all energy accounted since the ledger began */
   guint64 *last_delta_uj; /* per zone: energy of the last tick */
   GHashTable *vms;        /* uuid -> VpVmLedger */
+  guint64 origin_key;     /* seeds new VMs' origins; 0: they get none */
 } VpLedger;
 
 VpLedger *vp_ledger_new (guint n_zones, const char *const *zone_keys);
 void vp_ledger_free (VpLedger *ledger);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpLedger, vp_ledger_free)
 
-/* The VM's counters, created at zero when new. Updates the name. */
+/* The VM's counters, created at zero (with an origin seed from origin_key)
+ * when new. Updates the name. */
 VpVmLedger *vp_ledger_vm (VpLedger *ledger, const char *uuid, const char *name);
 VpVmLedger *vp_ledger_lookup_vm (VpLedger *ledger, const char *uuid);
 

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "host/served-tree.h"
+#include "shared/vp-counter.h"
 
 /* How long an announced VM that the engine never published keeps its
  * directory, counted in engine time (publications), not wall time: while
@@ -15,7 +16,8 @@
 #define ANNOUNCE_GRACE_US (60 * G_USEC_PER_SEC)
 
 typedef struct {
-  VpPubVm vm;                 /* energy_uj NULL: zeros */
+  VpPubVm vm;                 /* energy_uj: per zone of the current publication */
+  guint64 origin_seed;        /* the one the engine will give it */
   gint64 announced_mono_us;
 } Announced;
 
@@ -38,6 +40,7 @@ announced_free (gpointer data)
   Announced *announced = data;
   g_free (announced->vm.name);
   g_free (announced->vm.uuid);
+  g_free (announced->vm.energy_uj);
   g_free (announced);
 }
 
@@ -119,9 +122,25 @@ rebuild (VpServedTree *served)
     }
   expire_announced (served);
 
+  /* An announced VM reads what the engine will start it at: its origin
+   * (shared/vp-counter.h), never 0, so the first value the engine
+   * publishes for it is the same, not a jump. */
+  const VpPublication *publication = served->publication;
   g_autoptr (GPtrArray) extra = g_ptr_array_new ();
-  for (guint i = 0; i < served->announced->len; i++)
-    g_ptr_array_add (extra, &((Announced *) served->announced->pdata[i])->vm);
+  for (guint i = 0; publication && i < served->announced->len; i++)
+    {
+      Announced *announced = served->announced->pdata[i];
+      g_free (announced->vm.energy_uj);
+      announced->vm.energy_uj = g_new0 (guint64, MAX (publication->n_zones, 1));
+      for (guint z = 0; z < publication->n_zones; z++)
+        {
+          const VpPubZone *zone = &publication->zones[z];
+          guint64 origin = vp_counter_origin (announced->origin_seed, vp_counter_hash (zone->index),
+                                              zone->max_energy_range_uj);
+          announced->vm.energy_uj[z] = vp_counter_show (0, origin, zone->max_energy_range_uj);
+        }
+      g_ptr_array_add (extra, &announced->vm);
+    }
   VpTree *tree = vp_tree_build (served->ids, served->publication, extra);
 
   g_mutex_lock (&served->tree_lock);
@@ -164,6 +183,7 @@ vp_served_tree_announce (VpServedTree *served, const char *name, const char *uui
   announced->vm.uuid = g_ascii_strdown (uuid, -1);
   announced->vm.uid = uid;
   announced->vm.gid = gid;
+  announced->origin_seed = vp_counter_origin_seed (vp_shm_origin_key (served->shm), uuid);
   announced->announced_mono_us = g_get_monotonic_time ();
   g_ptr_array_add (served->announced, announced);
   rebuild (served);

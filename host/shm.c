@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include "host/shm.h"
+#include "shared/vp-counter.h"
 #include "shared/vp-error.h"
 
 #include <errno.h>
@@ -32,6 +33,9 @@ typedef struct {
   guint64 magic;
   guint64 sequence;      /* seqlock: odd while the engine writes */
   guint64 data_size;     /* bytes at VP_SHM_DATA_OFFSET */
+  /* Set once by the holder, before any engine starts. Memory from a holder
+   * that predates it holds 0 there: then each engine picks its own. */
+  guint64 origin_key;
 } VpShmHeader;
 
 struct _VpShm {
@@ -81,6 +85,7 @@ vp_shm_create (GError **error)
       return NULL;
     }
   header (shm)->magic = VP_SHM_MAGIC;
+  header (shm)->origin_key = vp_counter_origin_key_new ();
   return shm;
 }
 
@@ -115,6 +120,12 @@ vp_shm_free (VpShm *shm)
   munmap (shm->map, VP_SHM_RESERVE);
   close (shm->fd);
   g_free (shm);
+}
+
+guint64
+vp_shm_origin_key (VpShm *shm)
+{
+  return header (shm)->origin_key;
 }
 
 int

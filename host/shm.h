@@ -15,6 +15,11 @@ void vp_shm_free (VpShm *shm);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpShm, vp_shm_free)
 int vp_shm_fd (VpShm *shm);
 
+/* The key that seeds new VMs' counter origins (shared/vp-counter.h): one per
+ * holder, so that the holder shows an announced VM the value its engines
+ * will start it at, whichever engine that is. 0 when the holder predates it. */
+guint64 vp_shm_origin_key (VpShm *shm);
+
 /* Engine: replaces the publication. One writer at a time (one engine). */
 gboolean vp_shm_write (VpShm *shm, GBytes *data, GError **error);
 

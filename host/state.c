@@ -4,13 +4,13 @@
  * The file is line-oriented text, one record per line, ending with a checksum
  * of everything before it, so a torn or truncated write is always detected:
  *
- *   vpowerd-state 1
+ *   vpowerd-state 2
  *   seq <n>                        save number: the newest valid file wins
  *   boot <boot_id>                 kernel boot id at the time of the sample
  *   mono <ns>                      CLOCK_MONOTONIC of the sample
  *   zone <key> <raw> <accounted> <host_total> <host_carry> <unatt_total> <unatt_carry>
  *   cpu <n> <busy_ns> <total_ns>
- *   vm <uuid> <cpu_ns_total> <name, C-escaped>
+ *   vm <uuid> <cpu_ns_total> <origin_seed> <name, C-escaped>
  *   vmzone <uuid> <key> <total> <carry>
  *   proc <uuid> <pid> <start_ticks> [<tid>:<cpu>:<runtime_ns> ...]
  *   libvirtcpu <uuid> <ns>
@@ -25,6 +25,8 @@
  *   PATH            every save-interval and at shutdown: a temporary file,
  *                   fsync, rename, fsync of the directory. What a power loss
  *                   falls back to.
+ * Version 1 files (before counter origins, issue #11) have no origin_seed;
+ * their VMs keep counting from where they were, with no origin.
  * The loader takes the valid file with the highest seq. Numbers are
  * formatted by hand and the checksum is FNV-1a: the threat is a crash, not
  * an adversary who can write the state directory.
@@ -47,7 +49,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define STATE_MAGIC "vpowerd-state 1\n"
+#define STATE_MAGIC "vpowerd-state 2\n"
+#define STATE_MAGIC_V1 "vpowerd-state 1\n"   /* read, never written */
 #define CHECKSUM_TAG "fnv1a64 "
 
 /* FNV-1a over 64-bit words (then the tail bytes): eight times fewer
@@ -163,6 +166,7 @@ format_state (GString *out, guint64 seq, const VpLedger *ledger, const VpSample 
       g_string_append (out, "vm");
       put_word (out, vm->uuid);
       put_u64 (out, vm->cpu_ns_total);
+      put_u64 (out, vm->origin_seed);
       put_word (out, name);
       g_string_append_c (out, '\n');
       for (guint z = 0; z < ledger->n_zones; z++)
@@ -364,6 +368,7 @@ typedef struct {
   guint64 seq;
   guint zones_matched;
   GPtrArray *dropped_zones;
+  gboolean version1;      /* no origin seeds */
 } Loader;
 
 static gboolean
@@ -410,14 +415,17 @@ load_cpu (Loader *loader, char **f)
 static gboolean
 load_vm (Loader *loader, const char *line)
 {
-  /* vm <uuid> <cpu_ns_total> <name...>: the name may hold spaces. */
-  g_auto (GStrv) f = g_strsplit (line, " ", 4);
-  guint64 cpu_ns;
-  if (g_strv_length (f) != 4 || !g_uuid_string_is_valid (f[1]) || !parse_u64 (f[2], &cpu_ns))
+  /* vm <uuid> <cpu_ns_total> [<origin_seed>] <name...>: the name may hold spaces. */
+  guint fields = loader->version1 ? 4 : 5;
+  g_auto (GStrv) f = g_strsplit (line, " ", (gint) fields);
+  guint64 cpu_ns, seed = 0;
+  if (g_strv_length (f) != fields || !g_uuid_string_is_valid (f[1]) || !parse_u64 (f[2], &cpu_ns) ||
+      (!loader->version1 && !parse_u64 (f[3], &seed)))
     return FALSE;
-  g_autofree char *name = g_strcompress (f[3]);
+  g_autofree char *name = g_strcompress (f[fields - 1]);
   VpVmLedger *vm = vp_ledger_vm (loader->ledger, f[1], name);
   vm->cpu_ns_total = cpu_ns;
+  vm->origin_seed = seed;
   return TRUE;
 }
 
@@ -468,7 +476,8 @@ parse_state (const char *path, const char *content, gsize length, Loader *loader
 {
   /* Verify the checksum before trusting any line. */
   const char *tail = g_strrstr_len (content, (gssize) length, "\n" CHECKSUM_TAG);
-  if (!g_str_has_prefix (content, STATE_MAGIC) || !tail || content[length - 1] != '\n')
+  loader->version1 = g_str_has_prefix (content, STATE_MAGIC_V1);
+  if (!(g_str_has_prefix (content, STATE_MAGIC) || loader->version1) || !tail || content[length - 1] != '\n')
     {
       g_set_error (error, VP_ERROR, VP_ERROR_PARSE, "%s is truncated or not a vpowerd state file", path);
       return FALSE;

@@ -6,6 +6,7 @@
  *
  *   <vm>/intel-rapl/                       the control type: a real directory
  *   <vm>/intel-rapl/enabled
+ *   <vm>/intel-rapl/subsystem -> ..        the powercap class, as the kernel links it
  *   <vm>/intel-rapl/intel-rapl:0/          nested zones, as under
  *   <vm>/intel-rapl/intel-rapl:0/intel-rapl:0:0/   /sys/devices/virtual/powercap
  *   <vm>/intel-rapl:0 -> intel-rapl/intel-rapl:0   flat relative symlinks, as
@@ -17,12 +18,14 @@
 #include "host/tree.h"
 
 #include <errno.h>
+#include <string.h>
 
 /* Node numbers inside a VM (the low 16 bits of an inode number). */
 enum {
   NODE_VM_ROOT = 0,
   NODE_CONTROL_DIR = 1,       /* <vm>/intel-rapl */
   NODE_CONTROL_ENABLED = 2,   /* <vm>/intel-rapl/enabled */
+  NODE_CONTROL_SUBSYSTEM = 3, /* <vm>/intel-rapl/subsystem */
   NODE_FIRST_ZONE = 8,        /* then 8 nodes per zone id: */
 };
 enum { KIND_DIR = 0, KIND_LINK = 1, KIND_FIRST_FILE = 2, KINDS_PER_ZONE = 8 };
@@ -30,6 +33,15 @@ enum { KIND_DIR = 0, KIND_LINK = 1, KIND_FIRST_FILE = 2, KINDS_PER_ZONE = 8 };
 #define VM_SHIFT 16
 
 #define CONTROL_TYPE "intel-rapl"
+/* On the kernel, /sys/devices/virtual/powercap/intel-rapl/subsystem links
+ * back to /sys/class/powercap, and CodeCarbon refuses RAPL without it. The
+ * VM's root is its powercap class directory, one level up: the link never
+ * leaves the VM's directory. It is not at the top level, where
+ * node_exporter and prometheus/procfs look for zones, and its name does not
+ * start with "intel-rapl", which CodeCarbon and s-tui look for, so no reader
+ * counts a zone twice through it. */
+#define SUBSYSTEM_LINK "subsystem"
+#define SUBSYSTEM_TARGET ".."
 
 typedef struct {
   guint id;                   /* stable zone id */
@@ -294,7 +306,7 @@ vp_tree_build (VpTreeIds *ids, const VpPublication *publication, const GPtrArray
   for (guint v = 0; v < n_pub_vms; v++)
     add_vm (tree, &publication->vms[v], ids, n_pub_zones);
   for (guint v = 0; v < n_extra; v++)
-    add_vm (tree, extra_vms->pdata[v], ids, 0);
+    add_vm (tree, extra_vms->pdata[v], ids, n_pub_zones);
   qsort (tree->vms, tree->n_vms, sizeof (TreeVm), compare_vm_name);
 
   g_hash_table_remove_all (tree->vm_by_name);
@@ -363,7 +375,7 @@ decode (const VpTree *tree, guint64 ino, Node *out)
   if (!out->vm)
     return FALSE;
   if (out->node < NODE_FIRST_ZONE)
-    return out->node <= NODE_CONTROL_ENABLED;
+    return out->node <= NODE_CONTROL_SUBSYSTEM;
   guint zone_id = (out->node - NODE_FIRST_ZONE) / KINDS_PER_ZONE;
   out->kind = (out->node - NODE_FIRST_ZONE) % KINDS_PER_ZONE;
   out->zone = tree->zone_by_id[zone_id];
@@ -382,7 +394,7 @@ fill_stat (const Node *node, guint64 ino, VpNodeStat *out)
       out->type = VP_NODE_DIR;
       out->mode = 0555;
     }
-  else if (node->zone && node->kind == KIND_LINK)
+  else if ((node->zone && node->kind == KIND_LINK) || (node->vm && node->node == NODE_CONTROL_SUBSYSTEM))
     {
       out->type = VP_NODE_SYMLINK;
       out->mode = 0777;
@@ -456,6 +468,8 @@ vp_tree_lookup (const VpTree *tree, guint64 parent_ino, const char *name, VpNode
     {
       if (g_str_equal (name, "enabled"))
         return stat_node (tree, parent.vm, NODE_CONTROL_ENABLED, out);
+      if (g_str_equal (name, SUBSYSTEM_LINK))
+        return stat_node (tree, parent.vm, NODE_CONTROL_SUBSYSTEM, out);
       const TreeZone *zone = child_zone (tree, -1, name);
       return zone ? stat_node (tree, parent.vm, zone_node (zone, KIND_DIR), out) : -ENOENT;
     }
@@ -498,7 +512,10 @@ vp_tree_list (const VpTree *tree, guint64 ino, GArray **entries_out)
     {
       int parent = dir.node == NODE_CONTROL_DIR ? -1 : (int) (dir.zone - tree->zones);
       if (dir.node == NODE_CONTROL_DIR)
-        add_entry (entries, tree, "enabled", dir.vm, NODE_CONTROL_ENABLED);
+        {
+          add_entry (entries, tree, "enabled", dir.vm, NODE_CONTROL_ENABLED);
+          add_entry (entries, tree, SUBSYSTEM_LINK, dir.vm, NODE_CONTROL_SUBSYSTEM);
+        }
       else
         for (guint f = 0; f < G_N_ELEMENTS (zone_files); f++)
           add_entry (entries, tree, zone_files[f].name, dir.vm, zone_node (dir.zone, KIND_FIRST_FILE + f));
@@ -516,9 +533,12 @@ vp_tree_readlink (const VpTree *tree, guint64 ino, char **target)
   Node node;
   if (!decode (tree, ino, &node))
     return -ENOENT;
-  if (!node.zone || node.kind != KIND_LINK)
+  if (node.vm && node.node == NODE_CONTROL_SUBSYSTEM)
+    *target = g_strdup (SUBSYSTEM_TARGET);
+  else if (node.zone && node.kind == KIND_LINK)
+    *target = g_strdup (node.zone->link_target);
+  else
     return -EINVAL;
-  *target = g_strdup (node.zone->link_target);
   return 0;
 }
 
@@ -540,4 +560,65 @@ vp_tree_render (const VpTree *tree, guint64 ino, GString *out)
   gsize position = (gsize) (node.zone - tree->zones);
   zone_files[node.kind - KIND_FIRST_FILE].render (node.zone, node.vm->energy_uj[position], out);
   return 0;
+}
+
+/* --- open files: sysfs's read semantics --- */
+
+struct _VpTreeFile {
+  guint64 ino;
+  GMutex lock;                /* reads of one open file may come in parallel */
+  gboolean rendered;
+  GString *content;           /* the last offset-0 rendering */
+};
+
+int
+vp_tree_open (const VpTree *tree, guint64 ino, VpTreeFile **file_out)
+{
+  VpNodeStat node;
+  int rc = vp_tree_stat (tree, ino, &node);
+  if (rc < 0)
+    return rc;
+  if (node.type == VP_NODE_DIR)
+    return -EISDIR;
+  if (node.type != VP_NODE_FILE)
+    return -EINVAL;
+  VpTreeFile *file = g_new0 (VpTreeFile, 1);
+  file->ino = ino;
+  g_mutex_init (&file->lock);
+  file->content = g_string_sized_new (32);
+  *file_out = file;
+  return 0;
+}
+
+void
+vp_tree_file_free (VpTreeFile *file)
+{
+  if (!file)
+    return;
+  g_mutex_clear (&file->lock);
+  g_string_free (file->content, TRUE);
+  g_free (file);
+}
+
+gssize
+vp_tree_file_read (VpTreeFile *file, const VpTree *tree, goffset offset, char *buffer, gsize size)
+{
+  if (offset < 0)
+    return -EINVAL;
+  g_mutex_lock (&file->lock);
+  if (offset == 0 || !file->rendered)
+    {
+      g_string_truncate (file->content, 0);
+      int rc = vp_tree_render (tree, file->ino, file->content);
+      if (rc < 0)
+        {
+          g_mutex_unlock (&file->lock);
+          return rc;
+        }
+      file->rendered = TRUE;
+    }
+  gsize length = (gsize) offset < file->content->len ? MIN (size, file->content->len - (gsize) offset) : 0;
+  memcpy (buffer, file->content->str + offset, length);
+  g_mutex_unlock (&file->lock);
+  return (gssize) length;
 }

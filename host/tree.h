@@ -40,9 +40,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpTreeIds, vp_tree_ids_free)
 /* An immutable tree; readers hold a reference for one operation. */
 typedef struct _VpTree VpTree;
 
-/* Builds the tree of a publication plus extra VMs (VpPubVm, energy may be
- * NULL: zero) that are not in it, such as VMs a libvirt hook announced before
- * the engine saw them. VMs later in the list lose name clashes. */
+/* Builds the tree of a publication plus extra VMs (VpPubVm, with energy for
+ * the publication's zones, or NULL: 0) that are not in it, such as VMs a
+ * libvirt hook announced before the engine saw them. VMs later in the list
+ * lose name clashes. */
 VpTree *vp_tree_build (VpTreeIds *ids, const VpPublication *publication, const GPtrArray *extra_vms);
 VpTree *vp_tree_ref (VpTree *tree);
 void vp_tree_unref (VpTree *tree);
@@ -59,3 +60,24 @@ int vp_tree_list (const VpTree *tree, guint64 ino, GArray **entries);
 int vp_tree_readlink (const VpTree *tree, guint64 ino, char **target);
 /* A file's whole content, rendered now. */
 int vp_tree_render (const VpTree *tree, guint64 ino, GString *out);
+
+/* An open file, read as sysfs files are (fs/kernfs/file.c, seq_file): a
+ * read at offset 0 renders the current content, whether the file was just
+ * opened or has been open for hours (MangoHud, Alumet and the powercap
+ * library keep energy_uj open and rewind; so do QEMU's 9p server and
+ * virtiofsd, which pread a host fd at offset 0 for every guest read). A
+ * read at a later offset continues the last offset-0 rendering, so a value
+ * read in pieces is never torn. */
+typedef struct _VpTreeFile VpTreeFile;
+
+/* Checks that ino is a file (-ENOENT, -EISDIR, or -EINVAL for a symlink)
+ * and returns a handle. Renders nothing: opening is cheap and has no side
+ * effects (QEMU's 9p server opens every file twice per guest open). */
+int vp_tree_open (const VpTree *tree, guint64 ino, VpTreeFile **file);
+void vp_tree_file_free (VpTreeFile *file);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpTreeFile, vp_tree_file_free)
+
+/* Copies up to size bytes at offset into buffer, rendering from tree first
+ * when offset is 0 or nothing was rendered yet. Returns the byte count (0
+ * past the end) or a negative errno. Safe from several threads at once. */
+gssize vp_tree_file_read (VpTreeFile *file, const VpTree *tree, goffset offset, char *buffer, gsize size);

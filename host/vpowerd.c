@@ -24,7 +24,7 @@ static int
 run_once (const VpConfig *config)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (VpEngine) engine = vp_engine_new (config, FALSE, &error);
+  g_autoptr (VpEngine) engine = vp_engine_new (config, FALSE, 0, &error);
   if (!engine)
     {
       g_printerr ("vpowerd: %s\n", error->message);

@@ -120,6 +120,98 @@ test_step_sums_across_wraps (void)
   g_assert_cmpuint (counted, ==, added);
 }
 
+/* What an energy_uj file shows (issue #11): total plus origin, modulo the
+ * range, with 0 shown as the range itself. */
+static void
+test_show_table (void)
+{
+  static const struct {
+    guint64 total, origin, max, shown;
+    const char *why;
+  } cases[] = {
+    { 0, 5000, RAPL_MAX, 5000, "a new counter shows its origin" },
+    { 250, 5000, RAPL_MAX, 5250, "then counts up from it" },
+    { 10, RAPL_MAX - 10, RAPL_MAX, RAPL_MAX, "0 modulo the range is shown as the range, never 0" },
+    { 11, RAPL_MAX - 10, RAPL_MAX, 1, "and the count goes on past it" },
+    { 0, 0, RAPL_MAX, RAPL_MAX, "no origin and nothing counted: still not 0" },
+    { 3 * RAPL_MAX + 7, 0, RAPL_MAX, 7, "no origin: the plain wrapped total" },
+    { G_MAXUINT64 - 1, G_MAXUINT64 - 2, G_MAXUINT64, G_MAXUINT64 - 3, "no overflow at the top of the range" },
+    { 5, 3 * RAPL_MAX + 2, RAPL_MAX, 7, "an origin beyond the range is brought into it" },
+    { 0, 0, 0, 1, "no range (never from a real zone): nothing wraps, still not 0" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_test_message ("%s", cases[i].why);
+      g_assert_cmpuint (vp_counter_show (cases[i].total, cases[i].origin, cases[i].max), ==, cases[i].shown);
+    }
+}
+
+/* A counter with an origin, read by a guest across many wraps: it never
+ * reads 0, and the reader's own wrap arithmetic (the prometheus/procfs
+ * convention) adds up to exactly the energy counted, wrap after wrap,
+ * including the steps that land on the range itself. */
+static void
+test_show_never_zero_and_exact (void)
+{
+  const guint64 max = 1000;
+  for (guint64 origin = 0; origin < max; origin += 37)
+    {
+      guint64 total = 0, counted = 0, prev = vp_counter_show (0, origin, max);
+      for (guint i = 0; i < 500; i++)
+        {
+          guint64 step = (i * 7919 + origin) % 400;   /* 0 included, well under half the range */
+          total += step;
+          guint64 shown = vp_counter_show (total, origin, max);
+          g_assert_cmpuint (shown, >=, 1);
+          g_assert_cmpuint (shown, <=, max);
+          VpCounterStep kind;
+          counted += vp_counter_step (prev, shown, max, &kind);
+          g_assert_cmpint (kind, !=, VP_COUNTER_RESET);
+          prev = shown;
+        }
+      g_assert_cmpuint (counted, ==, total);
+    }
+}
+
+/* Origins: random-looking, in [1, max - 1], the same for the same VM and
+ * zone under one key (so the mount holder and any engine agree), different
+ * for other VMs, zones and keys; none at all for seed 0. */
+static void
+test_origins (void)
+{
+  const char *uuid = "aaaaaaaa-0000-4000-8000-000000000001";
+  guint64 key = vp_counter_origin_key_new ();
+  g_assert_cmpuint (key, !=, 0);
+  g_assert_cmpuint (vp_counter_origin_key_new (), !=, key);
+  guint64 seed = vp_counter_origin_seed (key, uuid);
+  g_assert_cmpuint (seed, !=, 0);
+  g_assert_cmpuint (vp_counter_origin_seed (key, "AAAAAAAA-0000-4000-8000-000000000001"), ==, seed);
+  g_assert_cmpuint (vp_counter_origin_seed (key, "aaaaaaaa-0000-4000-8000-000000000002"), !=, seed);
+  g_assert_cmpuint (vp_counter_origin_seed (key + 1, uuid), !=, seed);
+
+  guint64 package = vp_counter_origin (seed, vp_counter_hash ("0"), RAPL_MAX);
+  guint64 dram = vp_counter_origin (seed, vp_counter_hash ("0:1"), RAPL_MAX);
+  g_assert_cmpuint (package, !=, dram);
+  g_assert_cmpuint (vp_counter_origin (seed, vp_counter_hash ("0"), RAPL_MAX), ==, package);
+  g_assert_cmpuint (vp_counter_origin (0, vp_counter_hash ("0"), RAPL_MAX), ==, 0);
+
+  /* Spread over the whole range, and never 0 or the range itself, for
+   * many VMs; the smallest range that still has room is respected. */
+  guint64 low = G_MAXUINT64, high = 0;
+  for (guint i = 0; i < 2000; i++)
+    {
+      g_autofree char *other = g_strdup_printf ("aaaaaaaa-0000-4000-8000-%012u", i);
+      guint64 origin = vp_counter_origin (vp_counter_origin_seed (key, other), vp_counter_hash ("0"), RAPL_MAX);
+      g_assert_cmpuint (origin, >=, 1);
+      g_assert_cmpuint (origin, <, RAPL_MAX);
+      low = MIN (low, origin);
+      high = MAX (high, origin);
+      g_assert_cmpuint (vp_counter_origin (vp_counter_origin_seed (key, other), 0, 2), ==, 1);
+    }
+  g_assert_cmpuint (low, <, RAPL_MAX / 100);
+  g_assert_cmpuint (high, >, RAPL_MAX - RAPL_MAX / 100);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -130,5 +222,8 @@ main (int argc, char **argv)
   g_test_add_func ("/counter/units", test_units_are_microjoules);
   g_test_add_func ("/counter/step/table", test_step_table);
   g_test_add_func ("/counter/step/sums-across-wraps", test_step_sums_across_wraps);
+  g_test_add_func ("/counter/show/table", test_show_table);
+  g_test_add_func ("/counter/show/never-zero-and-exact", test_show_never_zero_and_exact);
+  g_test_add_func ("/counter/origin", test_origins);
   return g_test_run ();
 }

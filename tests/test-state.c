@@ -14,6 +14,7 @@ static VpLedger *
 make_ledger (void)
 {
   VpLedger *ledger = vp_ledger_new (3, keys);
+  ledger->origin_key = 0x5eed;
   for (guint z = 0; z < 3; z++)
     {
       ledger->host[z] = (VpCounter) { .total_uj = 1000 + z, .carry = -7 };
@@ -102,6 +103,7 @@ assert_ledgers_equal (VpLedger *a, VpLedger *b)
   g_assert_nonnull (vb);
   g_assert_cmpstr (va->name, ==, vb->name);
   g_assert_cmpuint (va->cpu_ns_total, ==, vb->cpu_ns_total);
+  g_assert_cmpuint (va->origin_seed, ==, vb->origin_seed);
   for (guint z = 0; z < 3; z++)
     {
       g_assert_cmpuint (va->zones[z].total_uj, ==, vb->zones[z].total_uj);
@@ -286,6 +288,70 @@ test_zone_set_changed (void)
   remove_dir (dir);
 }
 
+/* Origins (issue #11): a new VM gets a seed from the ledger's key, the seed
+ * is what the state file keeps, and a restart under another key (a new
+ * mount holder, a reboot) keeps the saved one, so the VM's files go on
+ * from where they were. */
+static void
+test_origin_seed_survives (void)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *path = state_path (&dir);
+  g_autoptr (VpLedger) ledger = make_ledger ();
+  VpVmLedger *vm = vp_ledger_lookup_vm (ledger, "0b5d6c1e-0000-4000-8000-000000000001");
+  g_assert_cmpuint (vm->origin_seed, !=, 0);
+  g_assert_true (save (path, ledger, NULL, "boot-a", TRUE));
+
+  g_autoptr (VpLedger) restored = vp_ledger_new (3, keys);
+  restored->origin_key = 0xbeef;
+  g_autoptr (VpSample) restored_sample = NULL;
+  g_assert_true (load (path, restored, "boot-b", &restored_sample));
+  g_assert_cmpuint (vp_ledger_lookup_vm (restored, vm->uuid)->origin_seed, ==, vm->origin_seed);
+  /* A VM new to this run is seeded by this run's key. */
+  VpVmLedger *newcomer = vp_ledger_vm (restored, "0b5d6c1e-0000-4000-8000-000000000009", "new");
+  g_assert_cmpuint (newcomer->origin_seed, !=, 0);
+  g_assert_cmpuint (newcomer->origin_seed, !=, vm->origin_seed);
+  remove_dir (dir);
+}
+
+/* A state file written before origins existed (format 1) loads: its VMs
+ * keep their totals and get no origin, so what their files show does not
+ * jump on upgrade. */
+static void
+test_version_1_loads_without_origins (void)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *path = state_path (&dir);
+  const char *body = "vpowerd-state 1\nseq 4\nboot b\nmono 0\nzone 0 1 2 3 4 5 6\n"
+                     "vm 0b5d6c1e-0000-4000-8000-000000000001 77 web 1\n"
+                     "vmzone 0b5d6c1e-0000-4000-8000-000000000001 0 4242 -1\n";
+  guint64 hash = vp_state_checksum (body, strlen (body));
+  g_autofree char *text = g_strdup_printf ("%sfnv1a64 %016" G_GINT64_MODIFIER "x\n", body, hash);
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+
+  g_autoptr (VpLedger) restored = vp_ledger_new (3, keys);
+  restored->origin_key = 0xbeef;
+  g_autoptr (VpSample) restored_sample = NULL;
+  g_assert_true (load (path, restored, "b", &restored_sample));
+  VpVmLedger *vm = vp_ledger_lookup_vm (restored, "0b5d6c1e-0000-4000-8000-000000000001");
+  g_assert_nonnull (vm);
+  g_assert_cmpstr (vm->name, ==, "web 1");
+  g_assert_cmpuint (vm->cpu_ns_total, ==, 77);
+  g_assert_cmpuint (vm->zones[0].total_uj, ==, 4242);
+  g_assert_cmpuint (vm->origin_seed, ==, 0);
+
+  /* Saved again, it is format 2 and keeps "no origin". */
+  g_assert_true (save (path, restored, NULL, "b", TRUE));
+  g_autofree char *saved = NULL;
+  g_assert_true (g_file_get_contents (path, &saved, NULL, NULL));
+  g_assert_true (g_str_has_prefix (saved, "vpowerd-state 2\n"));
+  g_autoptr (VpLedger) again = vp_ledger_new (3, keys);
+  g_assert_true (load (path, again, "b", &restored_sample));
+  g_assert_cmpuint (vp_ledger_lookup_vm (again, vm->uuid)->origin_seed, ==, 0);
+  g_assert_cmpuint (vp_ledger_lookup_vm (again, vm->uuid)->zones[0].total_uj, ==, 4242);
+  remove_dir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -297,5 +363,7 @@ main (int argc, char **argv)
   g_test_add_func ("/state/garbage", test_garbage_everywhere_starts_empty);
   g_test_add_func ("/state/malformed-line", test_malformed_line_with_valid_checksum);
   g_test_add_func ("/state/zones-changed", test_zone_set_changed);
+  g_test_add_func ("/state/origin-seed", test_origin_seed_survives);
+  g_test_add_func ("/state/version-1", test_version_1_loads_without_origins);
   return g_test_run ();
 }

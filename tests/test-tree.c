@@ -55,14 +55,23 @@ make_publication (const Host *host, const char *const *vm_names, const char *con
 static const char *const two_names[] = { "web1", "db" };
 static const char *const two_uuids[] = { "aaaaaaaa-0000-4000-8000-000000000001", "bbbbbbbb-0000-4000-8000-000000000002" };
 
-/* Walks a relative path from ino; returns 0 or -errno. */
+/* Resolves a relative path as the kernel would: from the directory stack
+ * dirs (innermost last), following symlinks relative to the directory
+ * that holds them, ".." going one directory up. Returns 0 or -errno. */
 static int
-walk (const VpTree *tree, guint64 ino, const char *path, VpNodeStat *out)
+resolve (const VpTree *tree, GArray *dirs, const char *path, VpNodeStat *out)
 {
   g_auto (GStrv) parts = g_strsplit (path, "/", -1);
-  VpNodeStat node = { .ino = ino, .type = VP_NODE_DIR };
+  VpNodeStat node = g_array_index (dirs, VpNodeStat, dirs->len - 1);
   for (char **part = parts; *part; part++)
     {
+      if (g_str_equal (*part, ".."))
+        {
+          g_assert_cmpuint (dirs->len, >, 1);   /* nothing climbs above the mount */
+          g_array_set_size (dirs, dirs->len - 1);
+          node = g_array_index (dirs, VpNodeStat, dirs->len - 1);
+          continue;
+        }
       int rc = vp_tree_lookup (tree, node.ino, *part, &node);
       if (rc < 0)
         return rc;
@@ -70,16 +79,26 @@ walk (const VpTree *tree, guint64 ino, const char *path, VpNodeStat *out)
         {
           g_autofree char *target = NULL;
           g_assert_cmpint (vp_tree_readlink (tree, node.ino, &target), ==, 0);
-          /* Relative links resolve from the VM root (that is where they all live). */
-          VpNodeStat vm_root;
-          g_assert_cmpint (vp_tree_lookup (tree, VP_TREE_ROOT_INO, parts[0], &vm_root), ==, 0);
-          rc = walk (tree, vm_root.ino, target, &node);
+          g_assert_false (g_path_is_absolute (target));
+          rc = resolve (tree, dirs, target, &node);
           if (rc < 0)
             return rc;
         }
+      if (node.type == VP_NODE_DIR)
+        g_array_append_val (dirs, node);
     }
   *out = node;
   return 0;
+}
+
+/* Walks a relative path from the mount root (ino); returns 0 or -errno. */
+static int
+walk (const VpTree *tree, guint64 ino, const char *path, VpNodeStat *out)
+{
+  g_autoptr (GArray) dirs = g_array_new (FALSE, FALSE, sizeof (VpNodeStat));
+  VpNodeStat start = { .ino = ino, .type = VP_NODE_DIR };
+  g_array_append_val (dirs, start);
+  return resolve (tree, dirs, path, out);
 }
 
 static char *
@@ -207,6 +226,12 @@ test_hostile_lookups (void)
   g_autoptr (GString) out = g_string_new (NULL);
   g_assert_cmpint (vp_tree_render (tree, web1.ino, out), ==, -EISDIR);
 
+  /* The one link that climbs: intel-rapl/subsystem, the same node in every VM. */
+  VpNodeStat control, subsystem;
+  g_assert_cmpint (walk (tree, VP_TREE_ROOT_INO, "web1/intel-rapl", &control), ==, 0);
+  g_assert_cmpint (vp_tree_lookup (tree, control.ino, "subsystem", &subsystem), ==, 0);
+  guint64 subsystem_node = subsystem.ino & 0xffff;
+
   /* Every inode number near the real ones answers sanely. */
   for (guint64 vm = 0; vm < 4; vm++)
     for (guint64 low = 0; low < 0x200; low++)
@@ -223,7 +248,10 @@ test_hostile_lookups (void)
           g_array_unref (entries);
         rc = vp_tree_readlink (tree, ino, &link);
         g_assert_true (rc == 0 || rc == -ENOENT || rc == -EINVAL);
-        if (link)
+        /* Only intel-rapl/subsystem climbs, and only to its VM's root. */
+        if (link && (ino & 0xffff) == subsystem_node)
+          g_assert_cmpstr (link, ==, "..");
+        else if (link)
           g_assert_null (strstr (link, ".."));
         rc = vp_tree_render (tree, ino, content);
         g_assert_true (rc == 0 || rc == -ENOENT || rc == -EISDIR || rc == -EINVAL);
@@ -265,15 +293,17 @@ test_stable_inodes (void)
   g_assert_cmpstr (out->str, ==, "1200\n");
 }
 
-/* VMs a libvirt hook announced exist at once, with zero counters, and
- * never shadow a published VM. */
+/* VMs a libvirt hook announced exist at once, with the counters they are
+ * given (the mount holder gives their origins), and never shadow a
+ * published VM. */
 static void
 test_announced (void)
 {
   g_autoptr (VpTreeIds) ids = vp_tree_ids_new ();
   g_autoptr (VpPublication) publication = make_publication (&hosts[0], two_names, two_uuids, 1, 7);
+  guint64 origins[] = { 11, 22, 33 };
   VpPubVm announced = { .name = (char *) "transient", .uuid = (char *) "dddddddd-0000-4000-8000-000000000004",
-                        .uid = 64055, .gid = 64055 };
+                        .uid = 64055, .gid = 64055, .energy_uj = origins };
   VpPubVm clash = { .name = (char *) "web1", .uuid = (char *) "eeeeeeee-0000-4000-8000-000000000005" };
   g_autoptr (GPtrArray) extra = g_ptr_array_new ();
   g_ptr_array_add (extra, &announced);
@@ -283,7 +313,7 @@ test_announced (void)
   g_autofree char *vms = list_names (tree, VP_TREE_ROOT_INO);
   g_assert_cmpstr (vms, ==, "transient web1");
   g_autofree char *energy = render (tree, "transient/intel-rapl:0:1/energy_uj");
-  g_assert_cmpstr (energy, ==, "0\n");
+  g_assert_cmpstr (energy, ==, "33\n");
   g_autofree char *published = render (tree, "web1/intel-rapl:0/energy_uj");
   g_assert_cmpstr (published, ==, "7\n");
   VpNodeStat node;
@@ -327,6 +357,113 @@ test_empty (void)
   g_assert_cmpuint (root.mode, ==, 0555);
 }
 
+/* intel-rapl/subsystem: a symlink to the VM's root, as the kernel links the
+ * control type back to the powercap class (CodeCarbon checks for it); it
+ * is not among the zones a reader of the top level or of intel-rapl*
+ * entries finds, and intel-rapl/ still has no name file. */
+static void
+test_subsystem (void)
+{
+  g_autoptr (VpTreeIds) ids = vp_tree_ids_new ();
+  g_autoptr (VpPublication) publication = make_publication (&hosts[1], two_names, two_uuids, 2, 0);
+  g_autoptr (VpTree) tree = vp_tree_build (ids, publication, NULL);
+  VpNodeStat web1, control, link, through;
+  g_assert_cmpint (vp_tree_lookup (tree, VP_TREE_ROOT_INO, "web1", &web1), ==, 0);
+  g_assert_cmpint (vp_tree_lookup (tree, web1.ino, "intel-rapl", &control), ==, 0);
+  g_assert_cmpint (vp_tree_lookup (tree, control.ino, "subsystem", &link), ==, 0);
+  g_assert_cmpint (link.type, ==, VP_NODE_SYMLINK);
+  g_assert_cmpuint (link.mode, ==, 0777);
+  g_assert_cmpuint (link.uid, ==, 1000);
+  g_autofree char *target = NULL;
+  g_assert_cmpint (vp_tree_readlink (tree, link.ino, &target), ==, 0);
+  g_assert_cmpstr (target, ==, "..");
+  g_assert_cmpint (walk (tree, VP_TREE_ROOT_INO, "web1/intel-rapl/subsystem", &through), ==, 0);
+  g_assert_cmpuint (through.ino, ==, web1.ino);
+  g_assert_cmpint (walk (tree, VP_TREE_ROOT_INO, "web1/intel-rapl/subsystem/intel-rapl:1/name", &through), ==, 0);
+  g_autofree char *name = render (tree, "web1/intel-rapl/subsystem/intel-rapl:1/name");
+  g_assert_cmpstr (name, ==, "package-1\n");
+  /* Another VM's subsystem is its own root. */
+  VpNodeStat db;
+  g_assert_cmpint (vp_tree_lookup (tree, VP_TREE_ROOT_INO, "db", &db), ==, 0);
+  g_assert_cmpint (walk (tree, VP_TREE_ROOT_INO, "db/intel-rapl/subsystem", &through), ==, 0);
+  g_assert_cmpuint (through.ino, ==, db.ino);
+
+  g_autofree char *control_entries = list_names (tree, control.ino);
+  g_assert_cmpstr (control_entries, ==, "enabled subsystem intel-rapl:0 intel-rapl:1");
+  g_assert_cmpint (vp_tree_lookup (tree, control.ino, "name", &through), ==, -ENOENT);
+  g_autofree char *root_entries = list_names (tree, web1.ino);
+  g_assert_null (strstr (root_entries, "subsystem"));
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_assert_cmpint (vp_tree_render (tree, link.ino, out), ==, -EINVAL);
+}
+
+/* Opens a node by path and returns its file handle. */
+static VpTreeFile *
+open_path (const VpTree *tree, const char *path)
+{
+  VpNodeStat node;
+  g_assert_cmpint (walk (tree, VP_TREE_ROOT_INO, path, &node), ==, 0);
+  VpTreeFile *file = NULL;
+  g_assert_cmpint (vp_tree_open (tree, node.ino, &file), ==, 0);
+  return file;
+}
+
+static char *
+read_at (VpTreeFile *file, const VpTree *tree, goffset offset, gsize size)
+{
+  char buffer[512];
+  gssize n = vp_tree_file_read (file, tree, offset, buffer, MIN (size, sizeof buffer));
+  g_assert_cmpint (n, >=, 0);
+  return g_strndup (buffer, (gsize) n);
+}
+
+/* sysfs's read semantics on one open file across publications: offset 0
+ * renders the current value, later offsets continue that rendering. */
+static void
+test_file_reads (void)
+{
+  g_autoptr (VpTreeIds) ids = vp_tree_ids_new ();
+  g_autoptr (VpPublication) first = make_publication (&hosts[0], two_names, two_uuids, 2, 123456000);
+  g_autoptr (VpPublication) second = make_publication (&hosts[0], two_names, two_uuids, 2, 987654000);
+  g_autoptr (VpTree) before = vp_tree_build (ids, first, NULL);
+  g_autoptr (VpTree) after = vp_tree_build (ids, second, NULL);
+  g_autoptr (VpTreeFile) file = open_path (before, "web1/intel-rapl:0/energy_uj");
+
+  /* Held open while the engine publishes: each read at 0 is current. */
+  g_autofree char *a = read_at (file, before, 0, 64);
+  g_assert_cmpstr (a, ==, "123456000\n");
+  g_autofree char *b = read_at (file, after, 0, 64);
+  g_assert_cmpstr (b, ==, "987654000\n");
+  g_autofree char *end = read_at (file, after, 10, 64);
+  g_assert_cmpstr (end, ==, "");
+
+  /* Read in pieces across a publication: one value, never torn. */
+  g_autoptr (VpTreeFile) pieces = open_path (before, "web1/intel-rapl:0/energy_uj");
+  g_autofree char *head = read_at (pieces, before, 0, 3);
+  g_autofree char *tail = read_at (pieces, after, 3, 64);
+  g_autofree char *whole = g_strconcat (head, tail, NULL);
+  g_assert_cmpstr (whole, ==, "123456000\n");
+
+  /* A first read past 0 renders too (nothing to continue yet). */
+  g_autoptr (VpTreeFile) late = open_path (before, "web1/intel-rapl:0/energy_uj");
+  g_autofree char *rest = read_at (late, after, 4, 64);
+  g_assert_cmpstr (rest, ==, "54000\n");
+
+  /* Open checks the node and renders nothing; a gone VM reads ENOENT. */
+  VpTreeFile *none = NULL;
+  VpNodeStat node;
+  g_assert_cmpint (walk (before, VP_TREE_ROOT_INO, "web1/intel-rapl:0", &node), ==, 0);
+  g_assert_cmpint (vp_tree_open (before, node.ino, &none), ==, -EISDIR);
+  g_assert_cmpint (vp_tree_lookup (before, VP_TREE_ROOT_INO, "web1", &node), ==, 0);
+  g_assert_cmpint (vp_tree_lookup (before, node.ino, "intel-rapl:0", &node), ==, 0);
+  g_assert_cmpint (vp_tree_open (before, node.ino, &none), ==, -EINVAL);
+  g_assert_cmpint (vp_tree_open (before, G_GUINT64_CONSTANT (99) << 16, &none), ==, -ENOENT);
+  g_assert_null (none);
+  g_autoptr (VpTree) empty = vp_tree_build (ids, NULL, NULL);
+  char buffer[16];
+  g_assert_cmpint (vp_tree_file_read (file, empty, 0, buffer, sizeof buffer), ==, -ENOENT);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -341,5 +478,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tree/announced", test_announced);
   g_test_add_func ("/tree/owner/kept-while-unknown", test_owner_kept);
   g_test_add_func ("/tree/empty", test_empty);
+  g_test_add_func ("/tree/subsystem", test_subsystem);
+  g_test_add_func ("/tree/file/sysfs-reads", test_file_reads);
   return g_test_run ();
 }
