@@ -9,8 +9,10 @@ build_packages=(build-essential autoconf automake libtool pkg-config
 # libvirt-daemon-system would pull in systemd and a default network: not needed
 # (real-components.md).
 libvirt_packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils)
-# The real peers and tools the test suite talks to.
-test_packages=(prometheus prometheus-node-exporter busybox-static curl python3 xz-utils cpio openssl file)
+# The real peers and tools the test suite talks to; the RAPL readers of tests/readers.sh
+# (s-tui, and prometheus/procfs built from Debian's Go source package).
+test_packages=(prometheus prometheus-node-exporter busybox-static curl python3 xz-utils cpio openssl file
+               s-tui golang-go golang-github-prometheus-procfs-dev)
 
 case "${1:-build}" in
   build) want=("${build_packages[@]}") ;;

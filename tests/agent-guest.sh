@@ -117,7 +117,8 @@ t0, t1 = pub["0"][z["start_energy_uj"]] if z["start_energy_uj"] in pub["0"] else
          pub["0"][z["energy_uj"]] if z["energy_uj"] in pub["0"] else None
 ratio = None
 if t0 is not None and t1 is not None and t1 > t0:
-    host_w = (z["energy_uj"] - z["start_energy_uj"]) / 1e6 / (t1 - t0)
+    # Modulo the range: the counter may have wrapped in between, like hardware.
+    host_w = (z["energy_uj"] - z["start_energy_uj"]) % z["max_energy_range_uj"] / 1e6 / (t1 - t0)
     ratio = z["power_watts"] / host_w if host_w > 0 else None
     print(f"# package power: guest {z['power_watts']:.3f} W over {d['interval_s']:.2f} s, "
           f"host {host_w:.3f} W over {t1 - t0:.2f} s")

@@ -29,6 +29,7 @@ expected_layout () {
   {
   echo "d 555 $owner intel-rapl"
   echo "f 444 $owner intel-rapl/enabled"
+  echo "l 777 $owner intel-rapl/subsystem"
   for zone in $(cd "$root" && ls -d intel-rapl:*); do
     index=${zone#intel-rapl:}
     nested=intel-rapl

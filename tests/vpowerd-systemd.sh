@@ -87,13 +87,17 @@ vp_ok $? "the engine was replaced ($engine -> $(vp_engine_pid))"
 reads_at_reload=$(reads)
 vp_wait_for 5 eval '[ $(reads) -gt $((reads_at_reload + 20)) ]'
 touch "$work/stop-reading"
-python3 - "$work/reads.log" <<'PY'
+python3 - "$work/reads.log" "$(cat "$mnt/vm1/intel-rapl:0/max_energy_range_uj")" <<'PY'
 import sys
 lines = open(sys.argv[1]).read().split("\n")
+top = int(sys.argv[2])
 values = [int(l.split()[1]) for l in lines if l.startswith("value ")]
 errors = [l for l in lines if l.startswith("error")]
+# Forward, or a wrap at max_energy_range_uj (from near the top to near 0).
+forward = lambda a, b: b >= a or (top - a) + b < top // 2
+risen = sum((b - a) % top for a, b in zip(values, values[1:]))
 print(f"# {len(values)} reads {values[0]}..{values[-1]}, errors: {errors[:3]}")
-sys.exit(0 if values and not errors and all(b >= a for a, b in zip(values, values[1:])) and values[-1] > values[0] else 1)
+sys.exit(0 if values and not errors and all(forward(a, b) for a, b in zip(values, values[1:])) and risen > 0 else 1)
 PY
 vp_ok $? "the share, held open across the reload, kept reading: no error, never backwards, still rising"
 

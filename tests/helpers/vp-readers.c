@@ -4,8 +4,9 @@
  *   vp-readers FILE THREADS COUNT         each thread does COUNT open/read/close
  *   vp-readers FILE THREADS -t SECONDS    each thread loops for SECONDS
  *
- * Prints one line: reads=N errors=E decreases=D first=V last=V, and the first
- * error's message on stderr. Exits 0 however the reads went: the test judges. */
+ * Prints one line: reads=N errors=E decreases=D wraps=W first=V last=V, and the
+ * first error's message on stderr. A wrap at max_energy_range_uj is not a
+ * decrease (vp-wrap.h). Exits 0 however the reads went: the test judges. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -15,12 +16,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vp-wrap.h"
+
 static const char *path;
 static long count;
 static double seconds;
+static unsigned long long range_uj;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned long long total_reads, total_errors, total_decreases, first_value, last_value;
+static unsigned long long total_reads, total_errors, total_decreases, total_wraps, first_value, last_value;
 static int first_error_reported;
 
 static double
@@ -44,7 +48,7 @@ report_error (const char *what, int error)
 static void *
 reader (void *unused)
 {
-  unsigned long long reads = 0, errors = 0, decreases = 0, previous = 0, first = 0;
+  unsigned long long reads = 0, errors = 0, decreases = 0, wraps = 0, previous = 0, first = 0;
   int have_previous = 0;
   double deadline = now () + seconds;
 
@@ -77,7 +81,9 @@ reader (void *unused)
           errors++;
           continue;
         }
-      if (have_previous && value < previous)
+      if (have_previous && vp_wrap_is_wrap (previous, value, range_uj))
+        wraps++;
+      else if (have_previous && value < previous)
         decreases++;
       if (!have_previous)
         first = value;
@@ -89,6 +95,7 @@ reader (void *unused)
   total_reads += reads;
   total_errors += errors;
   total_decreases += decreases;
+  total_wraps += wraps;
   if (!first_value || first < first_value)
     first_value = first;
   if (previous > last_value)
@@ -110,6 +117,7 @@ main (int argc, char **argv)
       return 2;
     }
   path = argv[1];
+  range_uj = vp_wrap_range_beside (path);
   int threads = atoi (argv[2]);
   pthread_t ids[64];
   if (threads < 1 || threads > 64)
@@ -118,7 +126,7 @@ main (int argc, char **argv)
     pthread_create (&ids[t], NULL, reader, NULL);
   for (int t = 0; t < threads; t++)
     pthread_join (ids[t], NULL);
-  printf ("reads=%llu errors=%llu decreases=%llu first=%llu last=%llu\n", total_reads, total_errors,
-          total_decreases, first_value, last_value);
+  printf ("reads=%llu errors=%llu decreases=%llu wraps=%llu first=%llu last=%llu\n", total_reads, total_errors,
+          total_decreases, total_wraps, first_value, last_value);
   return 0;
 }

@@ -7,8 +7,9 @@
  * from offset 0 on the same descriptor: pread(fd, buf, n, 0) (the default),
  * or lseek(fd, 0, SEEK_SET) then read(). On sysfs each such read renders
  * the current value. Prints one line:
- *   reads=N errors=E decreases=D zeros=Z distinct=K first=V last=V
- * and the first error on stderr. Exits 0 however the reads went: the test judges. */
+ *   reads=N errors=E decreases=D wraps=W zeros=Z distinct=K first=V last=V
+ * and the first error on stderr. A wrap at max_energy_range_uj is not a
+ * decrease (vp-wrap.h). Exits 0 however the reads went: the test judges. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "vp-wrap.h"
 
 static double
 now (void)
@@ -36,14 +39,15 @@ main (int argc, char **argv)
   const char *path = argv[1];
   double seconds = atof (argv[2]), interval = atof (argv[3]);
   int use_lseek = argc == 5 && strcmp (argv[4], "lseek") == 0;
-  unsigned long long reads = 0, errors = 0, decreases = 0, zeros = 0, distinct = 0, first = 0, last = 0;
+  unsigned long long reads = 0, errors = 0, decreases = 0, wraps = 0, zeros = 0, distinct = 0, first = 0, last = 0;
+  unsigned long long range = vp_wrap_range_beside (path);
   int reported = 0;
 
   int fd = open (path, O_RDONLY);
   if (fd < 0)
     {
       fprintf (stderr, "vp-rewind: open %s: %s\n", path, strerror (errno));
-      printf ("reads=0 errors=1 decreases=0 zeros=0 distinct=0 first=0 last=0\n");
+      printf ("reads=0 errors=1 decreases=0 wraps=0 zeros=0 distinct=0 first=0 last=0\n");
       return 0;
     }
   double deadline = now () + seconds;
@@ -76,7 +80,9 @@ main (int argc, char **argv)
             first = value, distinct = 1;
           else if (value != last)
             distinct++;
-          if (reads - errors > 1 && value < last)
+          if (reads - errors > 1 && vp_wrap_is_wrap (last, value, range))
+            wraps++;
+          else if (reads - errors > 1 && value < last)
             decreases++;
           zeros += value == 0;
           last = value;
@@ -86,7 +92,7 @@ main (int argc, char **argv)
     }
   while (now () < deadline);
   close (fd);
-  printf ("reads=%llu errors=%llu decreases=%llu zeros=%llu distinct=%llu first=%llu last=%llu\n", reads, errors,
-          decreases, zeros, distinct, first, last);
+  printf ("reads=%llu errors=%llu decreases=%llu wraps=%llu zeros=%llu distinct=%llu first=%llu last=%llu\n", reads,
+          errors, decreases, wraps, zeros, distinct, first, last);
   return 0;
 }
