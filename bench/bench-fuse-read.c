@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Benchmark: latency and throughput of open+read+close of one file by concurrent readers.
  *
- *   bench-fuse-read FILE THREADS DURATION_S
+ *   bench-fuse-read FILE THREADS DURATION_S [held]
  *
  * Each thread loops open(O_RDONLY), read(64 bytes), close on FILE for
- * DURATION_S seconds, timing every operation with CLOCK_MONOTONIC. Prints
+ * DURATION_S seconds, timing every operation with CLOCK_MONOTONIC. With
+ * "held", each thread opens FILE once and an operation is pread(64 bytes)
+ * at offset 0, as readers that keep energy_uj open and rewind do. Prints
  * one line: ops=N errors=E p50_ns=X p99_ns=Y ops_per_s=Z, where ops counts
  * successful operations, errors the failed opens and reads (an empty read
  * is a failure too), the percentiles are over the successful operations of
@@ -31,6 +33,7 @@ typedef struct {
 } Reader;
 
 static const char *path;
+static int held;
 static uint64_t deadline_ns;
 static pthread_barrier_t start;
 
@@ -55,21 +58,34 @@ read_loop (void *data)
 {
   Reader *reader = data;
   char buffer[64];
+  int held_fd = held ? open (path, O_RDONLY) : -1;
+  if (held && held_fd < 0)
+    fail (reader, errno);
   pthread_barrier_wait (&start);
-  for (;;)
+  for (; !held || held_fd >= 0;)
     {
       uint64_t begin = now_ns ();
       if (begin >= deadline_ns)
         break;
-      int fd = open (path, O_RDONLY);
-      if (fd < 0)
+      ssize_t n;
+      int saved;
+      if (held)
         {
-          fail (reader, errno);
-          continue;
+          n = pread (held_fd, buffer, sizeof buffer, 0);
+          saved = errno;
         }
-      ssize_t n = read (fd, buffer, sizeof buffer);
-      int saved = errno;
-      close (fd);
+      else
+        {
+          int fd = open (path, O_RDONLY);
+          if (fd < 0)
+            {
+              fail (reader, errno);
+              continue;
+            }
+          n = read (fd, buffer, sizeof buffer);
+          saved = errno;
+          close (fd);
+        }
       uint64_t end = now_ns ();
       if (n <= 0)
         {
@@ -88,6 +104,8 @@ read_loop (void *data)
         }
       reader->latencies[reader->count++] = end - begin;
     }
+  if (held_fd >= 0)
+    close (held_fd);
   return NULL;
 }
 
@@ -109,12 +127,14 @@ percentile (const uint64_t *sorted, size_t n, double p)
 int
 main (int argc, char **argv)
 {
-  if (argc != 4 || atoi (argv[2]) < 1 || atof (argv[3]) <= 0)
+  if (argc < 4 || argc > 5 || atoi (argv[2]) < 1 || atof (argv[3]) <= 0 ||
+      (argc == 5 && strcmp (argv[4], "held") != 0))
     {
-      fprintf (stderr, "usage: %s FILE THREADS DURATION_S\n", argv[0]);
+      fprintf (stderr, "usage: %s FILE THREADS DURATION_S [held]\n", argv[0]);
       return 1;
     }
   path = argv[1];
+  held = argc == 5;
   int threads = atoi (argv[2]);
   Reader *readers = calloc ((size_t) threads, sizeof *readers);
   if (!readers)
