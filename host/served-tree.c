@@ -126,13 +126,14 @@ rebuild (VpServedTree *served)
    * (shared/vp-counter.h), never 0, so the first value the engine
    * publishes for it is the same, not a jump. */
   const VpPublication *publication = served->publication;
+  guint n_zones = publication ? publication->n_zones : 0;
   g_autoptr (GPtrArray) extra = g_ptr_array_new ();
-  for (guint i = 0; publication && i < served->announced->len; i++)
+  for (guint i = 0; i < served->announced->len; i++)
     {
       Announced *announced = served->announced->pdata[i];
       g_free (announced->vm.energy_uj);
-      announced->vm.energy_uj = g_new0 (guint64, MAX (publication->n_zones, 1));
-      for (guint z = 0; z < publication->n_zones; z++)
+      announced->vm.energy_uj = g_new0 (guint64, MAX (n_zones, 1));
+      for (guint z = 0; z < n_zones; z++)
         {
           const VpPubZone *zone = &publication->zones[z];
           guint64 origin = vp_counter_origin (announced->origin_seed, vp_counter_hash (zone->index),

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "host/publication.h"
+#include "host/served-tree.h"
 #include "host/shm.h"
 #include "shared/vp-domxml.h"
 #include "shared/vp-error.h"
@@ -213,6 +214,68 @@ test_domain_xml (void)
     }
 }
 
+/* Reads one file of the served tree by its nested path, or NULL. */
+static char *
+served_read (VpServedTree *served, const char *path)
+{
+  g_autoptr (VpTree) tree = vp_served_tree_get (served);
+  g_auto (GStrv) parts = g_strsplit (path, "/", -1);
+  VpNodeStat node = { .ino = VP_TREE_ROOT_INO };
+  for (char **part = parts; *part; part++)
+    if (vp_tree_lookup (tree, node.ino, *part, &node) != 0)
+      return NULL;
+  g_autoptr (GString) out = g_string_new (NULL);
+  return vp_tree_render (tree, node.ino, out) == 0 ? g_string_free (g_steal_pointer (&out), FALSE) : NULL;
+}
+
+/* A VM the libvirt hook announces has its directory at once, even before
+ * the engine's first publication (libvirtd may autostart guests first);
+ * once the engine publishes zones, its energy_uj files read its origins:
+ * never 0, within the range, its own. */
+static void
+test_served_announced (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VpShm) shm = vp_shm_create (&error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (vp_shm_origin_key (shm), !=, 0);
+  g_autoptr (VpServedTree) served = vp_served_tree_new (shm);
+  vp_served_tree_announce (served, "early", "cccccccc-0000-4000-8000-000000000003", 0, 0);
+  vp_served_tree_announce (served, "other", "dddddddd-0000-4000-8000-000000000004", 0, 0);
+  {
+    g_autoptr (VpTree) tree = vp_served_tree_get (served);
+    VpNodeStat node;
+    g_assert_cmpint (vp_tree_lookup (tree, VP_TREE_ROOT_INO, "early", &node), ==, 0);
+    g_assert_cmpint (node.type, ==, VP_NODE_DIR);
+  }
+
+  g_autoptr (VpShm) engine = vp_shm_attach (dup (vp_shm_fd (shm)), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (vp_shm_origin_key (engine), ==, vp_shm_origin_key (shm));
+  g_autoptr (VpSnapshot) snapshot = make_snapshot ("web1", 1234567);
+  g_autoptr (GBytes) bytes = vp_publication_encode (snapshot);
+  g_assert_true (vp_shm_write (engine, bytes, &error));
+
+  static const char *const files[] = { "intel-rapl/intel-rapl:0/energy_uj",
+                                       "intel-rapl/intel-rapl:0/intel-rapl:0:a/energy_uj" };
+  static const guint64 ranges[] = { 262143328850, 65712999613 };
+  for (gsize f = 0; f < G_N_ELEMENTS (files); f++)
+    {
+      g_autofree char *early_path = g_strdup_printf ("early/%s", files[f]);
+      g_autofree char *other_path = g_strdup_printf ("other/%s", files[f]);
+      g_autofree char *early = served_read (served, early_path);
+      g_autofree char *other = served_read (served, other_path);
+      g_assert_nonnull (early);
+      g_assert_nonnull (other);
+      guint64 value = g_ascii_strtoull (early, NULL, 10);
+      g_assert_cmpuint (value, >=, 1);
+      g_assert_cmpuint (value, <=, ranges[f]);
+      g_assert_cmpstr (early, !=, other);
+    }
+  g_autofree char *published = served_read (served, "web1/intel-rapl/intel-rapl:0/energy_uj");
+  g_assert_cmpstr (published, ==, "1234567\n");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -221,5 +284,6 @@ main (int argc, char **argv)
   g_test_add_func ("/publication/garbage", test_garbage);
   g_test_add_func ("/publication/shm", test_shm);
   g_test_add_func ("/publication/domain-xml", test_domain_xml);
+  g_test_add_func ("/publication/served/announced", test_served_announced);
   return g_test_run ();
 }
