@@ -217,6 +217,7 @@ import json, subprocess, sys, threading, time, urllib.request
 url, reader, sysfs = sys.argv[1:4]
 published = {}          # index -> {energy_uj: total_uj}
 layout = {}
+polls = [0]
 done = threading.Event()
 def record():
     while not done.is_set():
@@ -225,12 +226,16 @@ def record():
         for z in vm["zones"]:
             published.setdefault(z["index"], {})[z["energy_uj"]] = z["total_uj"]
             layout[z["index"]] = (z["name"], z["max_energy_range_uj"])
+        polls[0] += 1
         time.sleep(0.02)
+def polled_after(n):    # the recorder has seen the API at least once since poll n
+    while polls[0] <= n:
+        time.sleep(0.005)
 recorder = threading.Thread(target=record)
 recorder.start()
-time.sleep(0.3)
+polled_after(0)         # what the reader sees first is already recorded, or will be
 out = subprocess.run([reader, sysfs, "2"], capture_output=True, text=True, timeout=30)
-time.sleep(0.3)
+polled_after(polls[0] + 1)  # and so is what it saw last: a whole poll after it
 done.set(); recorder.join()
 if out.returncode != 0:
     sys.exit(f"# procfs-rapl failed: {out.stderr}")
