@@ -459,13 +459,13 @@ forget_removed_vms (VpEngine *engine, const GPtrArray *vms)
 
 static void
 fill_zone (VpZoneSnapshot *out, const char *name, const char *index, guint64 max_uj, guint64 total_uj,
-           guint64 origin_uj, guint64 last_uj, double interval_s, gboolean estimated)
+           guint64 shown_uj, guint64 last_uj, double interval_s, gboolean estimated)
 {
   out->name = name;
   out->index = index;
   out->max_energy_range_uj = max_uj;
   out->total_uj = total_uj;
-  out->energy_uj = vp_counter_show (total_uj, origin_uj, max_uj);
+  out->energy_uj = shown_uj;
   out->power_w = interval_s > 0 ? last_uj / 1e6 / interval_s : 0;
   out->estimated = estimated;
 }
@@ -502,8 +502,9 @@ fill_vm_snapshot (VpEngine *engine, VpVmSnapshot *vm, const VpVmLedger *ledger_v
           total += ledger_vm->zones[z].total_uj;
           last += ledger_vm->zones[z].last_uj;
         }
-      guint64 origin = vp_counter_origin (ledger_vm->origin_seed, view->origin_salt, view->max_energy_range_uj);
-      fill_zone (&vm->zones[v], view->name, view->index, view->max_energy_range_uj, total, origin, last,
+      guint64 shown = vp_counter_show_vm (total, ledger_vm->origin_seed, view->origin_salt,
+                                          view->max_energy_range_uj);
+      fill_zone (&vm->zones[v], view->name, view->index, view->max_energy_range_uj, total, shown, last,
                  interval_s, estimated);
     }
 }
@@ -539,10 +540,10 @@ publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double
       const VpZone *zone = vp_sensor_zone (engine->sensor, z);
       g_array_set_size (snapshot->zones, z + 1);
       VpZoneSnapshot *out = &g_array_index (snapshot->zones, VpZoneSnapshot, z);
-      fill_zone (out, zone->name, zone->key, zone->max_energy_range_uj, ledger->accounted_uj[z], 0,
-                 ledger->last_delta_uj[z], interval_s, estimated);
       /* The host's energy_uj is the sensor's own reading, like sysfs. */
-      out->energy_uj = engine->prev ? vp_counter_publish (engine->prev->zone_raw[z], zone->max_energy_range_uj) : 0;
+      guint64 raw = engine->prev ? vp_counter_publish (engine->prev->zone_raw[z], zone->max_energy_range_uj) : 0;
+      fill_zone (out, zone->name, zone->key, zone->max_energy_range_uj, ledger->accounted_uj[z], raw,
+                 ledger->last_delta_uj[z], interval_s, estimated);
       out->host_processes_uj = ledger->host[z].total_uj;
       out->unattributed_uj = ledger->unattributed[z].total_uj;
       guint64 zone_busy = 0, zone_total = 0;

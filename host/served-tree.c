@@ -136,9 +136,8 @@ rebuild (VpServedTree *served)
       for (guint z = 0; z < n_zones; z++)
         {
           const VpPubZone *zone = &publication->zones[z];
-          guint64 origin = vp_counter_origin (announced->origin_seed, vp_counter_hash (zone->index),
-                                              zone->max_energy_range_uj);
-          announced->vm.energy_uj[z] = vp_counter_show (0, origin, zone->max_energy_range_uj);
+          announced->vm.energy_uj[z] = vp_counter_show_vm (0, announced->origin_seed, vp_counter_hash (zone->index),
+                                                           zone->max_energy_range_uj);
         }
       g_ptr_array_add (extra, &announced->vm);
     }

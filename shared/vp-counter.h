@@ -103,6 +103,15 @@ vp_counter_origin (guint64 seed, guint64 zone_salt, guint64 max_uj)
   return max_uj > 1 ? 1 + h % (max_uj - 1) : 1 + (h >> 24);
 }
 
+/* What a VM's energy_uj shows for a zone, from the VM's seed. The engine
+ * calls it for every VM, and the mount holder for an announced VM the
+ * engine does not count yet (total 0), so that both show the same value. */
+static inline guint64
+vp_counter_show_vm (guint64 total_uj, guint64 seed, guint64 zone_salt, guint64 max_uj)
+{
+  return vp_counter_show (total_uj, vp_counter_origin (seed, zone_salt, max_uj), max_uj);
+}
+
 typedef enum {
   VP_COUNTER_ADVANCED,   /* cur >= prev */
   VP_COUNTER_WRAPPED,    /* went past max_energy_range_uj once */
