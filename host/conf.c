@@ -164,7 +164,7 @@ vp_config_load (int *argc, char ***argv, GError **error)
   const GOptionEntry last[] = {
     { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "print the version and exit", NULL },
     /* Internal: how the mount holder hands the shared memory to the engine
-     * process it starts (holder.c). Not a config key. */
+     * process it starts (host/fuse/holder.c). Not a config key. */
     { "engine-fd", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &engine_fd, NULL, NULL },
     { "control-fd", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &control_fd, NULL, NULL },
     { NULL },

@@ -9,7 +9,7 @@
 #define VP_DEFAULT_MOUNT LOCALSTATEDIR "/lib/vpower"
 #define VP_DEFAULT_RUNTIME_DIR "/run/vpower"
 #define VP_HOOK_SOCKET_NAME "hook.sock"
-#define VP_CONTROL_SOCKET_NAME "control.sock"   /* vpowerctl; see host/control.c */
+#define VP_CONTROL_SOCKET_NAME "control.sock"   /* vpowerctl; see host/control/control.c */
 
 typedef enum { VP_SENSOR_AUTO, VP_SENSOR_POWERCAP, VP_SENSOR_MODEL } VpSensorKind;
 typedef enum { VP_POLICY_BUSY, VP_POLICY_ACTIVE, VP_POLICY_CAPACITY } VpPolicy;

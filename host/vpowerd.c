@@ -3,9 +3,9 @@
 #include "config.h"
 
 #include "host/conf.h"
-#include "host/engine.h"
-#include "host/engine-loop.h"
-#include "host/holder.h"
+#include "host/engine/engine.h"
+#include "host/engine/engine-loop.h"
+#include "host/fuse/holder.h"
 #include "shared/vp-log.h"
 #include "shared/vp-sdnotify.h"
 
@@ -68,7 +68,7 @@ give_up_oom_protection (void)
 
 /* The engine, started by the mount holder with the shared memory's fd. It
  * logs like the holder (syslog unless --foreground), never detaches, and
- * dies with the holder (holder.c). */
+ * dies with the holder (host/fuse/holder.c). */
 static int
 run_engine_process (const VpConfig *config)
 {
@@ -189,7 +189,7 @@ main (int argc, char **argv)
     return vp_engine_run (config, NULL, report_ready, &ready_fd);
 
   /* The engine process is this same binary, started again by the holder
-   * from the path it was started by (see holder.c). */
+   * from the path it was started by (see host/fuse/holder.c). */
   g_autofree char *self_path = g_file_read_link ("/proc/self/exe", NULL);
   if (!self_path || g_str_has_suffix (self_path, " (deleted)"))
     {

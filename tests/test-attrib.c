@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Unit tests: the attribution policies (host/attrib.c), table-driven, plus conservation. */
+/* Unit tests: the attribution policies (host/attribution/attrib.c), table-driven, plus conservation. */
 #include "config.h"
 
-#include "host/attrib.h"
+#include "host/attribution/attrib.h"
 
 #include <math.h>
 

@@ -2,8 +2,8 @@
 /* Unit tests: host CPU accounting (/proc/stat, topology) and per-thread run time. */
 #include "config.h"
 
-#include "host/cpustat.h"
-#include "host/taskstat.h"
+#include "host/sense/cpustat.h"
+#include "host/sense/taskstat.h"
 #include "shared/vp-error.h"
 
 #include <unistd.h>

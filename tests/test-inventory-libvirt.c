@@ -8,8 +8,8 @@
  * inventory and events only (design.md). */
 #include "config.h"
 
-#include "host/inventory.h"
-#include "host/libvirt-util.h"
+#include "host/inventory/inventory.h"
+#include "host/inventory/libvirt-util.h"
 
 #define INTERVAL_US G_USEC_PER_SEC   /* vpowerd's default --interval */
 

@@ -4,7 +4,7 @@
 
 #include "tests/test-fixture.h"
 
-#include "host/sensor.h"
+#include "host/sense/sensor.h"
 #include "shared/vp-counter.h"
 
 #include <glib/gstdio.h>

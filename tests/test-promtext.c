@@ -2,7 +2,7 @@
 /* Unit tests: Prometheus exposition: builder rules, escaping, and `promtool check metrics`. */
 #include "config.h"
 
-#include "host/snapshot.h"
+#include "host/snapshot/snapshot.h"
 #include "shared/vp-promtext.h"
 
 #include <glib/gstdio.h>

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Unit tests: the engine-to-holder channel: publication wire format (host/publication.c), the
- * seqlocked shared memory (host/shm.c), and the domain XML facts the tree's owners come from. */
+/* Unit tests: the engine-to-holder channel: publication wire format (host/snapshot/publication.c), the
+ * seqlocked shared memory (host/snapshot/shm.c), and the domain XML facts the tree's owners come from. */
 #include "config.h"
 
-#include "host/publication.h"
-#include "host/served-tree.h"
-#include "host/shm.h"
+#include "host/snapshot/publication.h"
+#include "host/fuse/served-tree.h"
+#include "host/snapshot/shm.h"
 #include "shared/vp-domxml.h"
 #include "shared/vp-error.h"
 

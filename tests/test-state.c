@@ -2,9 +2,9 @@
 /* Unit tests: the state file: round trip, torn writes, corruption, zone changes. */
 #include "config.h"
 
-#include "host/state.h"
+#include "host/counters/state.h"
 #define VP_STATE_TESTING
-#include "host/state-priv.h"
+#include "host/counters/state-priv.h"
 
 #include <glib/gstdio.h>
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Unit tests: the virtual powercap tree model (host/tree.c), without mounting anything. */
+/* Unit tests: the virtual powercap tree model (shared/vp-tree.c), without mounting anything. */
 #include "config.h"
 
-#include "host/tree.h"
+#include "shared/vp-tree.h"
 
 #include <errno.h>
 

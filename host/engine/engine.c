@@ -1,0 +1,718 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpowerd: the engine: one tick samples, attributes, counts, publishes and saves.
+ *
+ * A tick (vp_engine_tick) is:
+ *   1. sample: /proc/stat, every sensor zone, every running VM's QEMU threads;
+ *   2. deltas against the previous sample: per package, host busy time and
+ *      each VM's CPU time; per zone, energy (wrap-aware);
+ *   3. attribution per zone (attrib.c) into the ledger's counters;
+ *   4. publish an immutable snapshot, then save the state.
+ * The previous sample may come from the state file: then the first tick
+ * attributes the energy spent while the daemon was down. */
+#include "config.h"
+
+#include "host/engine/engine.h"
+#include "host/attribution/attrib.h"
+#include "host/sense/cpustat.h"
+#include "host/inventory/inventory.h"
+#include "host/counters/ledger.h"
+#include "host/sense/sample.h"
+#include "host/sense/sensor.h"
+#include "host/counters/state.h"
+#include "shared/vp-counter.h"
+#include "shared/vp-error.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <time.h>
+
+/* A VM's zone in its own layout: one host zone (mirror) or the sum of
+ * several (aggregate). */
+typedef struct {
+  char *name;
+  char *index;
+  guint64 max_energy_range_uj;
+  guint64 origin_salt;  /* vp_counter_hash (index): where each VM's origin for it comes from */
+  GArray *host_zones;   /* guint indices into the sensor's zones */
+} VpViewZone;
+
+struct _VpEngine {
+  VpPolicy policy;
+  double interval_s;
+  double save_interval_s;
+  VpTopologyMode topology_mode;
+  GHashTable *missing;        /* uuids of running VMs whose process is gone, to log that once */
+  char *proc_root;
+  VpStateStore *state;
+  char *boot_id;
+  gboolean persist;
+
+  VpTopology *topology;
+  VpSensor *sensor;
+  VpInventory *inventory;
+  VpLedger *ledger;
+  VpSample *prev;
+  GArray *view;               /* VpViewZone */
+
+  /* Per-tick scratch, sized once. */
+  gboolean *zone_ok;
+  guint64 *package_busy_ns;
+  guint64 *package_total_ns;
+
+  /* Counters for the self-metrics. */
+  guint64 ticks;
+  guint64 sensor_errors;
+  guint64 state_save_errors;
+  double tick_duration_s;
+  double tick_duration_total_s;
+  gint64 last_durable_save_us;
+  /* The last error of each source, so a persistent one is logged once. */
+  char *last_cpu_error;
+  char *last_sensor_error;
+  char *last_save_error;
+
+  GMutex lock;
+  VpSnapshot *published;
+};
+
+static void
+view_zone_clear (gpointer data)
+{
+  VpViewZone *zone = data;
+  g_free (zone->name);
+  g_free (zone->index);
+  g_array_unref (zone->host_zones);
+}
+
+static VpViewZone *
+view_add (GArray *view, const char *name, const char *index)
+{
+  VpViewZone zone = {
+    .name = g_strdup (name),
+    .index = g_strdup (index),
+    .origin_salt = vp_counter_hash (index),
+    .host_zones = g_array_new (FALSE, FALSE, sizeof (guint)),
+  };
+  g_array_append_val (view, zone);
+  return &g_array_index (view, VpViewZone, view->len - 1);
+}
+
+static void
+view_take (VpViewZone *zone, guint host_zone, const VpZone *info)
+{
+  g_array_append_val (zone->host_zones, host_zone);
+  zone->max_energy_range_uj = MAX (zone->max_energy_range_uj, info->max_energy_range_uj);
+}
+
+/* mirror: each VM has the host's zones. aggregate: one package-0 summing
+ * every package, with one subzone per subzone name (core, uncore, dram)
+ * summing those; zones outside packages (psys) follow as their own. */
+static GArray *
+build_view (const VpSensor *sensor, VpTopologyMode mode)
+{
+  GArray *view = g_array_new (FALSE, TRUE, sizeof (VpViewZone));
+  g_array_set_clear_func (view, view_zone_clear);
+  guint n = vp_sensor_n_zones (sensor);
+
+  if (mode == VP_TOPOLOGY_MIRROR)
+    {
+      for (guint z = 0; z < n; z++)
+        view_take (view_add (view, vp_sensor_zone (sensor, z)->name, vp_sensor_zone (sensor, z)->key),
+                   z, vp_sensor_zone (sensor, z));
+      return view;
+    }
+
+  guint package_view = G_MAXUINT;
+  guint next_top = 0, next_sub = 0;
+  for (guint z = 0; z < n; z++)
+    {
+      const VpZone *zone = vp_sensor_zone (sensor, z);
+      if (zone->parent >= 0 || !g_str_has_prefix (zone->name, "package-"))
+        continue;
+      if (package_view == G_MAXUINT)
+        {
+          view_add (view, "package-0", "0");
+          package_view = view->len - 1;
+          next_top = 1;
+        }
+      view_take (&g_array_index (view, VpViewZone, package_view), z, zone);
+    }
+  for (guint z = 0; z < n; z++)
+    {
+      const VpZone *zone = vp_sensor_zone (sensor, z);
+      const VpZone *parent = zone->parent >= 0 ? vp_sensor_zone (sensor, zone->parent) : NULL;
+      if (!parent || parent->parent >= 0 || !g_str_has_prefix (parent->name, "package-"))
+        continue;
+      VpViewZone *target = NULL;
+      for (guint v = 0; v < view->len && !target; v++)
+        {
+          VpViewZone *candidate = &g_array_index (view, VpViewZone, v);
+          if (g_str_has_prefix (candidate->index, "0:") && g_str_equal (candidate->name, zone->name))
+            target = candidate;
+        }
+      if (!target)
+        {
+          g_autofree char *index = g_strdup_printf ("0:%x", next_sub++);
+          target = view_add (view, zone->name, index);
+        }
+      view_take (target, z, zone);
+    }
+  for (guint z = 0; z < n; z++)
+    {
+      const VpZone *zone = vp_sensor_zone (sensor, z);
+      if (zone->parent >= 0 || g_str_has_prefix (zone->name, "package-"))
+        continue;
+      g_autofree char *index = g_strdup_printf ("%x", next_top++);
+      view_take (view_add (view, zone->name, index), z, zone);
+    }
+  return view;
+}
+
+void
+vp_engine_free (VpEngine *engine)
+{
+  if (!engine)
+    return;
+  vp_inventory_free (engine->inventory);
+  vp_sensor_free (engine->sensor);
+  vp_topology_free (engine->topology);
+  vp_ledger_free (engine->ledger);
+  vp_sample_free (engine->prev);
+  if (engine->view)
+    g_array_unref (engine->view);
+  g_free (engine->zone_ok);
+  g_free (engine->package_busy_ns);
+  g_free (engine->package_total_ns);
+  g_free (engine->proc_root);
+  vp_state_store_free (engine->state);
+  g_free (engine->boot_id);
+  g_free (engine->last_cpu_error);
+  g_free (engine->last_sensor_error);
+  g_free (engine->last_save_error);
+  if (engine->missing)
+    g_hash_table_unref (engine->missing);
+  vp_snapshot_unref (engine->published);
+  g_mutex_clear (&engine->lock);
+  g_free (engine);
+}
+
+static void publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double interval_s);
+
+VpEngine *
+vp_engine_new (const VpConfig *config, gboolean persist, guint64 origin_key, GError **error)
+{
+  g_autoptr (VpEngine) engine = g_new0 (VpEngine, 1);
+  g_mutex_init (&engine->lock);
+  engine->policy = config->policy;
+  engine->interval_s = config->interval_s;
+  engine->save_interval_s = config->save_interval_s;
+  engine->topology_mode = config->topology;
+  engine->missing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  engine->proc_root = g_strdup (config->proc_root);
+  engine->persist = persist;
+  engine->boot_id = vp_state_read_boot_id (config->proc_root);
+
+  engine->topology = vp_topology_load (config->proc_root, config->sysfs_root, error);
+  if (!engine->topology)
+    return NULL;
+  engine->sensor = vp_sensor_open (config, engine->topology, error);
+  if (!engine->sensor)
+    return NULL;
+
+  guint n_zones = vp_sensor_n_zones (engine->sensor);
+  g_autofree const char **keys = g_new0 (const char *, n_zones + 1);
+  for (guint z = 0; z < n_zones; z++)
+    {
+      const VpZone *zone = vp_sensor_zone (engine->sensor, z);
+      keys[z] = zone->key;
+      g_info ("zone intel-rapl:%s %s, range %" G_GUINT64_FORMAT " uJ, %s", zone->key, zone->name,
+              zone->max_energy_range_uj, zone->package >= 0 ? "per package" : "whole platform");
+    }
+  engine->ledger = vp_ledger_new (n_zones, keys);
+  engine->ledger->origin_key = origin_key ? origin_key : vp_counter_origin_key_new ();
+  engine->view = build_view (engine->sensor, config->topology);
+  engine->zone_ok = g_new0 (gboolean, n_zones);
+  engine->package_busy_ns = g_new0 (guint64, engine->topology->n_packages);
+  engine->package_total_ns = g_new0 (guint64, engine->topology->n_packages);
+
+  if (persist)
+    {
+      if (g_mkdir_with_parents (config->state_dir, 0700) != 0)
+        {
+          g_set_error (error, VP_ERROR, VP_ERROR_IO, "cannot create state directory %s: %s",
+                       config->state_dir, g_strerror (errno));
+          return NULL;
+        }
+      g_autofree char *path = g_build_filename (config->state_dir, "counters.state", NULL);
+      engine->state = vp_state_store_new (path);
+      if (!vp_state_store_load (engine->state, engine->ledger, engine->boot_id, &engine->prev, error))
+        return NULL;
+    }
+
+  engine->inventory = vp_inventory_open (config, error);
+  if (!engine->inventory)
+    return NULL;
+
+  /* Publish the restored counters at once, so readers never see less than
+   * what was published before a restart. */
+  g_autoptr (GPtrArray) none = g_ptr_array_new ();
+  publish (engine, none, NULL, 0);
+  return g_steal_pointer (&engine);
+}
+
+static gint64
+monotonic_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (gint64) ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
+}
+
+/* Logs an error the first time it is seen, and when it clears, instead of
+ * once per tick. */
+static void
+note_error (char **last, const char *what, const GError *error)
+{
+  if (error && g_strcmp0 (*last, error->message) != 0)
+    {
+      g_warning ("%s: %s (retrying every tick)", what, error->message);
+      g_free (*last);
+      *last = g_strdup (error->message);
+    }
+  else if (!error && *last)
+    {
+      g_message ("%s: working again", what);
+      g_clear_pointer (last, g_free);
+    }
+}
+
+/* Collects this tick's CPU time of every running VM. */
+static void
+sample_vms (VpEngine *engine, const GPtrArray *vms, VpSample *cur)
+{
+  g_autoptr (GPtrArray) need_libvirt = g_ptr_array_new ();
+
+  for (guint i = 0; i < vms->len; i++)
+    {
+      const VpVmInfo *vm = vms->pdata[i];
+      if (!vp_vm_info_is_running (vm))
+        continue;
+      if (vm->pid > 0)
+        {
+          g_autoptr (VpProcessTimes) times = vp_process_times_new ();
+          g_autoptr (GError) error = NULL;
+          if (vp_process_times_read (engine->proc_root, vm->pid, times, &error))
+            {
+              if (g_hash_table_remove (engine->missing, vm->uuid))
+                g_message ("VM %s: process %d is running again", vm->name, vm->pid);
+              g_hash_table_replace (cur->processes, g_strdup (vm->uuid), g_steal_pointer (&times));
+              continue;
+            }
+          /* Said once per disappearance: with libvirt this is usually a VM
+           * that just stopped, and the next event will say so. */
+          if (g_hash_table_add (engine->missing, g_strdup (vm->uuid)))
+            g_message ("VM %s: %s; it gets no CPU time (hence no energy) while it is gone",
+                       vm->name, error->message);
+        }
+      g_ptr_array_add (need_libvirt, vm->uuid);
+    }
+  if (need_libvirt->len == 0)
+    return;
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GHashTable) times = vp_inventory_cpu_times (engine->inventory, &error);
+  if (error)
+    g_debug ("fallback CPU times: %s", error->message);
+  for (guint i = 0; times && i < need_libvirt->len; i++)
+    {
+      guint64 *ns = g_hash_table_lookup (times, need_libvirt->pdata[i]);
+      if (ns)
+        g_hash_table_replace (cur->libvirt_cpu_ns, g_strdup (need_libvirt->pdata[i]), g_memdup2 (ns, sizeof *ns));
+    }
+}
+
+/* Each VM's CPU time per dense package since prev: from its threads when
+ * both samples have them, else from libvirt's cpu.time spread over the
+ * packages by their busy time. Fills vm_ns[vm * n_packages + package]. */
+static void
+vm_package_deltas (VpEngine *engine, const GPtrArray *vms, const VpSample *prev, const VpSample *cur,
+                   guint64 *vm_ns)
+{
+  guint n_packages = engine->topology->n_packages;
+  guint64 busy_sum = 0;
+  for (guint p = 0; p < n_packages; p++)
+    busy_sum += engine->package_busy_ns[p];
+
+  for (guint i = 0; i < vms->len; i++)
+    {
+      const VpVmInfo *vm = vms->pdata[i];
+      guint64 *row = &vm_ns[(gsize) i * n_packages];
+      const VpProcessTimes *before = g_hash_table_lookup (prev->processes, vm->uuid);
+      const VpProcessTimes *after = g_hash_table_lookup (cur->processes, vm->uuid);
+      if (before && after &&
+          vp_process_times_package_deltas (before, after, engine->topology->package_of_cpu,
+                                           engine->topology->n_cpus, row))
+        continue;
+
+      const guint64 *total_before = g_hash_table_lookup (prev->libvirt_cpu_ns, vm->uuid);
+      const guint64 *total_after = g_hash_table_lookup (cur->libvirt_cpu_ns, vm->uuid);
+      if (!total_before || !total_after || *total_after <= *total_before)
+        continue;
+      guint64 delta = *total_after - *total_before, given = 0;
+      for (guint p = 0; p < n_packages; p++)
+        {
+          row[p] = p + 1 == n_packages ? delta - given
+                 : busy_sum ? (guint64) ((unsigned __int128) delta * engine->package_busy_ns[p] / busy_sum)
+                 : delta / n_packages;
+          given += row[p];
+        }
+    }
+}
+
+static void
+attribute (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, const VpSample *prev,
+           const VpSample *cur, gint64 interval_ns)
+{
+  VpTopology *topology = engine->topology;
+  guint n_packages = topology->n_packages;
+  guint n_vms = vms->len;
+  VpLedger *ledger = engine->ledger;
+
+  vp_cpu_sample_package_deltas (topology, &prev->cpu, &cur->cpu, engine->package_busy_ns,
+                                engine->package_total_ns);
+  g_autofree guint64 *vm_ns = g_new0 (guint64, (gsize) MAX (n_vms, 1) * n_packages);
+  vm_package_deltas (engine, vms, prev, cur, vm_ns);
+
+  for (guint i = 0; i < n_vms; i++)
+    {
+      vm_ledgers[i]->last_cpu_ns = 0;
+      for (guint p = 0; p < n_packages; p++)
+        vm_ledgers[i]->last_cpu_ns += vm_ns[(gsize) i * n_packages + p];
+      vm_ledgers[i]->cpu_ns_total += vm_ledgers[i]->last_cpu_ns;
+    }
+
+  g_autofree VpSplitItem *items = g_new0 (VpSplitItem, VP_ATTRIB_N_ITEMS (n_vms));
+  for (guint z = 0; z < ledger->n_zones; z++)
+    {
+      const VpZone *zone = vp_sensor_zone (engine->sensor, z);
+      VpAttribZone input = {
+        .energy_uj = vp_counter_delta (prev->zone_raw[z], cur->zone_raw[z], zone->max_energy_range_uj),
+      };
+      guint cpus = 0;
+      for (guint p = 0; p < n_packages; p++)
+        if (zone->package < 0 || (guint) zone->package == p)
+          {
+            input.host_busy_ns += engine->package_busy_ns[p];
+            cpus += topology->cpus_in_package[p];
+          }
+      input.capacity_ns = (guint64) cpus * (guint64) interval_ns;
+
+      for (guint i = 0; i < n_vms; i++)
+        {
+          items[i].weight = 0;
+          for (guint p = 0; p < n_packages; p++)
+            if (zone->package < 0 || (guint) zone->package == p)
+              items[i].weight += vm_ns[(gsize) i * n_packages + p];
+          items[i].carry = vm_ledgers[i]->zones[z].carry;
+        }
+      items[VP_ATTRIB_HOST (n_vms)].carry = ledger->host[z].carry;
+      items[VP_ATTRIB_UNATTRIBUTED (n_vms)].carry = ledger->unattributed[z].carry;
+
+      vp_attrib_split (engine->policy, &input, items, n_vms);
+
+      for (guint i = 0; i < n_vms; i++)
+        vp_counter_add (&vm_ledgers[i]->zones[z], items[i].share, items[i].carry);
+      vp_counter_add (&ledger->host[z], items[VP_ATTRIB_HOST (n_vms)].share, items[VP_ATTRIB_HOST (n_vms)].carry);
+      vp_counter_add (&ledger->unattributed[z], items[VP_ATTRIB_UNATTRIBUTED (n_vms)].share,
+                      items[VP_ATTRIB_UNATTRIBUTED (n_vms)].carry);
+      ledger->accounted_uj[z] += input.energy_uj;
+      ledger->last_delta_uj[z] = input.energy_uj;
+      g_debug ("tick: zone %s %" G_GUINT64_FORMAT " uJ, host busy %.3f s, %u VMs, host %" G_GUINT64_FORMAT
+               " uJ, unattributed %" G_GUINT64_FORMAT " uJ", zone->name, input.energy_uj,
+               input.host_busy_ns / 1e9, n_vms, items[VP_ATTRIB_HOST (n_vms)].share,
+               items[VP_ATTRIB_UNATTRIBUTED (n_vms)].share);
+    }
+}
+
+/* Forgets the counters of VMs the inventory no longer has, but only when it
+ * is known to be complete: while libvirt is down we keep everything. */
+static void
+forget_removed_vms (VpEngine *engine, const GPtrArray *vms)
+{
+  /* Every listed VM has a ledger row: equal sizes mean nothing to forget. */
+  if (g_hash_table_size (engine->ledger->vms) == vms->len)
+    return;
+  g_autoptr (GHashTable) present = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < vms->len; i++)
+    g_hash_table_add (present, ((VpVmInfo *) vms->pdata[i])->uuid);
+  GHashTableIter iter;
+  gpointer key, value;
+  g_hash_table_iter_init (&iter, engine->ledger->vms);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (!g_hash_table_contains (present, key))
+      {
+        g_message ("VM %s (%s) is gone; dropping its counters", ((VpVmLedger *) value)->name, (char *) key);
+        g_hash_table_remove (engine->missing, key);
+        g_hash_table_iter_remove (&iter);
+      }
+}
+
+static void
+fill_zone (VpZoneSnapshot *out, const char *name, const char *index, guint64 max_uj, guint64 total_uj,
+           guint64 shown_uj, guint64 last_uj, double interval_s, gboolean estimated)
+{
+  out->name = name;
+  out->index = index;
+  out->max_energy_range_uj = max_uj;
+  out->total_uj = total_uj;
+  out->energy_uj = shown_uj;
+  out->power_w = interval_s > 0 ? last_uj / 1e6 / interval_s : 0;
+  out->estimated = estimated;
+}
+
+static gint
+compare_vm_name (gconstpointer a, gconstpointer b)
+{
+  const VpVmSnapshot *x = *(VpVmSnapshot *const *) a, *y = *(VpVmSnapshot *const *) b;
+  int by_name = g_strcmp0 (x->name, y->name);
+  return by_name ? by_name : g_strcmp0 (x->uuid, y->uuid);
+}
+
+/* Fills vm (and its zones, already pointing into the snapshot's storage)
+ * from its ledger row. Strings are borrowed: the caller keeps them alive. */
+static void
+fill_vm_snapshot (VpEngine *engine, VpVmSnapshot *vm, const VpVmLedger *ledger_vm, const char *name,
+                  const char *state, int pid, double interval_s, guint64 busy_ns)
+{
+  gboolean estimated = vp_sensor_estimated (engine->sensor);
+  vm->name = name;
+  vm->uuid = ledger_vm->uuid;
+  vm->state = state;
+  vm->pid = pid;
+  vm->cpu_ns_total = ledger_vm->cpu_ns_total;
+  vm->cpu_share = busy_ns ? MIN (1.0, (double) ledger_vm->last_cpu_ns / busy_ns) : 0;
+  vm->n_zones = engine->view->len;
+  for (guint v = 0; v < engine->view->len; v++)
+    {
+      const VpViewZone *view = &g_array_index (engine->view, VpViewZone, v);
+      guint64 total = 0, last = 0;
+      for (guint k = 0; k < view->host_zones->len; k++)
+        {
+          guint z = g_array_index (view->host_zones, guint, k);
+          total += ledger_vm->zones[z].total_uj;
+          last += ledger_vm->zones[z].last_uj;
+        }
+      guint64 shown = vp_counter_show_vm (total, ledger_vm->origin_seed, view->origin_salt,
+                                          view->max_energy_range_uj);
+      fill_zone (&vm->zones[v], view->name, view->index, view->max_energy_range_uj, total, shown, last,
+                 interval_s, estimated);
+    }
+}
+
+static void
+publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double interval_s)
+{
+  VpSnapshot *snapshot = vp_snapshot_new ();
+  VpLedger *ledger = engine->ledger;
+  gboolean estimated = vp_sensor_estimated (engine->sensor);
+  guint64 busy_ns = 0;
+
+  for (guint p = 0; p < engine->topology->n_packages; p++)
+    busy_ns += engine->package_busy_ns[p];
+  snapshot->ticks = engine->ticks;
+  snapshot->mono_us = g_get_monotonic_time ();
+  snapshot->real_us = g_get_real_time ();
+  snapshot->interval_s = engine->interval_s;
+  snapshot->last_interval_s = interval_s;
+  snapshot->sensor = g_strdup (vp_sensor_name (engine->sensor));
+  snapshot->estimated = estimated;
+  snapshot->policy = g_strdup (vp_policy_to_string (engine->policy));
+  snapshot->topology = g_strdup (vp_topology_to_string (engine->topology_mode));
+  snapshot->inventory = g_strdup (vp_inventory_kind (engine->inventory));
+  snapshot->libvirt_connected = vp_inventory_connected (engine->inventory);
+  snapshot->tick_duration_s = engine->tick_duration_s;
+  snapshot->tick_duration_total_s = engine->tick_duration_total_s;
+  snapshot->sensor_errors = engine->sensor_errors;
+  snapshot->state_save_errors = engine->state_save_errors;
+
+  for (guint z = 0; z < ledger->n_zones; z++)
+    {
+      const VpZone *zone = vp_sensor_zone (engine->sensor, z);
+      g_array_set_size (snapshot->zones, z + 1);
+      VpZoneSnapshot *out = &g_array_index (snapshot->zones, VpZoneSnapshot, z);
+      /* The host's energy_uj is the sensor's own reading, like sysfs. */
+      guint64 raw = engine->prev ? vp_counter_publish (engine->prev->zone_raw[z], zone->max_energy_range_uj) : 0;
+      fill_zone (out, zone->name, zone->key, zone->max_energy_range_uj, ledger->accounted_uj[z], raw,
+                 ledger->last_delta_uj[z], interval_s, estimated);
+      out->host_processes_uj = ledger->host[z].total_uj;
+      out->unattributed_uj = ledger->unattributed[z].total_uj;
+      guint64 zone_busy = 0, zone_total = 0;
+      for (guint p = 0; p < engine->topology->n_packages; p++)
+        if (zone->package < 0 || (guint) zone->package == p)
+          {
+            zone_busy += engine->package_busy_ns[p];
+            zone_total += engine->package_total_ns[p];
+          }
+      out->busy_ratio = zone_total ? MIN (1.0, (double) zone_busy / zone_total) : 0;
+    }
+
+  /* VMs only the state file knows (libvirt not answering yet) are served
+   * too. Every listed VM has a row, so equal sizes mean there are none. */
+  g_autoptr (GPtrArray) unlisted = g_ptr_array_new ();
+  if (g_hash_table_size (ledger->vms) != vms->len)
+    {
+      g_autoptr (GHashTable) listed = g_hash_table_new (g_str_hash, g_str_equal);
+      for (guint i = 0; i < vms->len; i++)
+        g_hash_table_add (listed, vm_ledgers[i]->uuid);
+      GHashTableIter iter;
+      gpointer value;
+      g_hash_table_iter_init (&iter, ledger->vms);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        if (!g_hash_table_contains (listed, ((VpVmLedger *) value)->uuid))
+          g_ptr_array_add (unlisted, value);
+    }
+
+  guint n_vms = vms->len + unlisted->len, n_view = engine->view->len;
+  for (guint v = 0; v < n_view; v++)
+    {
+      const VpViewZone *view = &g_array_index (engine->view, VpViewZone, v);
+      VpZoneSnapshot layout = {
+        .name = view->name, .index = view->index, .max_energy_range_uj = view->max_energy_range_uj,
+        .estimated = estimated,
+      };
+      g_array_append_val (snapshot->vm_layout, layout);
+    }
+  snapshot->vm_storage = g_new0 (VpVmSnapshot, MAX (n_vms, 1));
+  snapshot->zone_storage = g_new0 (VpZoneSnapshot, MAX (n_vms * n_view, 1));
+  /* Listed VMs' strings live in the inventory's immutable list; unlisted
+   * ones' in copies. The snapshot holds both. */
+  g_ptr_array_add (snapshot->keepalive, g_ptr_array_ref ((GPtrArray *) vms));
+  GPtrArray *copies = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (snapshot->keepalive, copies);
+  for (guint i = 0; i < n_vms; i++)
+    {
+      VpVmSnapshot *vm = &snapshot->vm_storage[i];
+      vm->zones = &snapshot->zone_storage[(gsize) i * n_view];
+      if (i < vms->len)
+        {
+          const VpVmInfo *info = vms->pdata[i];
+          fill_vm_snapshot (engine, vm, vm_ledgers[i], info->name, info->state, info->pid, interval_s, busy_ns);
+          vm->uid = info->uid;
+          vm->gid = info->gid;
+          vm->owner_known = TRUE;
+        }
+      else
+        {
+          VpVmLedger *row = unlisted->pdata[i - vms->len];
+          char *uuid = g_strdup (row->uuid), *name = g_strdup (row->name);
+          g_ptr_array_add (copies, uuid);
+          g_ptr_array_add (copies, name);
+          fill_vm_snapshot (engine, vm, row, name, "unknown", 0, interval_s, busy_ns);
+          vm->uuid = uuid;   /* the row may be forgotten while the snapshot lives */
+        }
+      g_ptr_array_add (snapshot->vms, vm);
+    }
+  g_ptr_array_sort (snapshot->vms, compare_vm_name);
+
+  g_mutex_lock (&engine->lock);
+  VpSnapshot *old = engine->published;
+  engine->published = snapshot;
+  g_mutex_unlock (&engine->lock);
+  vp_snapshot_unref (old);
+}
+
+gboolean
+vp_engine_wait_inventory (VpEngine *engine, guint timeout_ms)
+{
+  return vp_inventory_wait_ready (engine->inventory, timeout_ms);
+}
+
+VpSnapshot *
+vp_engine_snapshot (VpEngine *engine)
+{
+  g_mutex_lock (&engine->lock);
+  VpSnapshot *snapshot = vp_snapshot_ref (engine->published);
+  g_mutex_unlock (&engine->lock);
+  return snapshot;
+}
+
+gboolean
+vp_engine_save (VpEngine *engine, gboolean durable, GError **error)
+{
+  if (!engine->persist)
+    return TRUE;
+  if (!vp_state_store_save (engine->state, engine->ledger, engine->prev, engine->boot_id, durable, error))
+    {
+      engine->state_save_errors++;
+      return FALSE;
+    }
+  if (durable)
+    engine->last_durable_save_us = g_get_monotonic_time ();
+  return TRUE;
+}
+
+void
+vp_engine_tick (VpEngine *engine)
+{
+  gint64 started_us = g_get_monotonic_time ();
+  guint n_zones = engine->ledger->n_zones;
+  g_autoptr (VpSample) cur = vp_sample_new (n_zones);
+  g_autoptr (GError) error = NULL;
+
+  cur->mono_ns = monotonic_ns ();
+  if (!vp_cpu_sample_read (engine->proc_root, &cur->cpu, &error))
+    {
+      engine->sensor_errors++;
+      note_error (&engine->last_cpu_error, "cpu accounting", error);
+      return;
+    }
+  /* A zone that fails to read keeps its last value: its energy is then
+   * counted at the next good read, not lost. */
+  if (engine->prev)
+    memcpy (cur->zone_raw, engine->prev->zone_raw, n_zones * sizeof *cur->zone_raw);
+  note_error (&engine->last_cpu_error, "cpu accounting", NULL);
+  guint failures = vp_sensor_read (engine->sensor, &cur->cpu, cur->zone_raw, engine->zone_ok, &error);
+  engine->sensor_errors += failures;
+  note_error (&engine->last_sensor_error, "sensor", error);
+  if (!engine->prev && failures)
+    {
+      /* No earlier value to keep for the failed zones: start over next tick. */
+      return;
+    }
+
+  gboolean complete = FALSE;
+  g_autoptr (GPtrArray) vms = vp_inventory_list (engine->inventory, &complete);
+  /* Each listed VM's ledger row, looked up once for the whole tick. */
+  g_autofree VpVmLedger **vm_ledgers = g_new (VpVmLedger *, MAX (vms->len, 1));
+  for (guint i = 0; i < vms->len; i++)
+    vm_ledgers[i] = vp_ledger_vm (engine->ledger, ((VpVmInfo *) vms->pdata[i])->uuid,
+                                  ((VpVmInfo *) vms->pdata[i])->name);
+  sample_vms (engine, vms, cur);
+
+  double interval_s = 0;
+  if (engine->prev && cur->mono_ns > engine->prev->mono_ns)
+    {
+      gint64 interval_ns = cur->mono_ns - engine->prev->mono_ns;
+      interval_s = interval_ns / 1e9;
+      attribute (engine, vms, vm_ledgers, engine->prev, cur, interval_ns);
+      engine->ticks++;
+    }
+  if (complete)
+    forget_removed_vms (engine, vms);
+
+  vp_sample_free (engine->prev);
+  engine->prev = g_steal_pointer (&cur);
+
+  /* Saved every tick, before publishing, so a kill -9 never loses a
+   * published value (the page cache survives the process); fsynced every
+   * save-interval, so a power loss costs at most that much. */
+  g_autoptr (GError) save_error = NULL;
+  gboolean durable = g_get_monotonic_time () - engine->last_durable_save_us >=
+                     (gint64) (engine->save_interval_s * G_USEC_PER_SEC);
+  vp_engine_save (engine, durable, &save_error);
+  note_error (&engine->last_save_error, "state", save_error);
+
+  engine->tick_duration_s = (g_get_monotonic_time () - started_us) / 1e6;
+  engine->tick_duration_total_s += engine->tick_duration_s;
+  publish (engine, vms, vm_ledgers, interval_s);
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpowerd: the Prometheus exposition of a snapshot (GET /metrics).
+ *
+ * Energy is exported in base units as _joules_total counters that never
+ * wrap (the monotonic totals, not the wrapped energy_uj values), so rate()
+ * works across the hardware-style wraps guests see. Metric names are the
+ * contract in design.md. */
+#include "config.h"
+
+#include "host/snapshot/snapshot.h"
+#include "shared/vp-promtext.h"
+
+typedef guint64 (*ZoneMicroValue) (const VpZoneSnapshot *zone);
+
+static guint64 zone_total (const VpZoneSnapshot *zone) { return zone->total_uj; }
+static guint64 zone_host_processes (const VpZoneSnapshot *zone) { return zone->host_processes_uj; }
+static guint64 zone_unattributed (const VpZoneSnapshot *zone) { return zone->unattributed_uj; }
+
+/* The host's per-zone families, table-driven. */
+static const struct {
+  const char *name;
+  const char *help;
+  ZoneMicroValue value;
+} host_zone_counters[] = {
+  { "vpower_host_energy_joules_total", "Energy the host's RAPL zone used, as accounted by vpowerd", zone_total },
+  { "vpower_host_processes_energy_joules_total", "Energy attributed to the host's own processes (not VMs)", zone_host_processes },
+  { "vpower_unattributed_energy_joules_total", "Energy attributed to no consumer (idle share under the active and capacity policies)", zone_unattributed },
+};
+
+static const VpZoneSnapshot *
+zone_at (GArray *zones, guint i)
+{
+  return &g_array_index (zones, VpZoneSnapshot, i);
+}
+
+char *
+vp_snapshot_metrics (const VpSnapshot *s, gsize *length)
+{
+  g_autoptr (VpPromText) text = vp_promtext_new ();
+
+  for (guint f = 0; f < G_N_ELEMENTS (host_zone_counters); f++)
+    {
+      vp_promtext_family (text, host_zone_counters[f].name, "counter", host_zone_counters[f].help);
+      for (guint i = 0; i < s->zones->len; i++)
+        vp_promtext_sample_micro (text, host_zone_counters[f].value (zone_at (s->zones, i)),
+                                  "zone", zone_at (s->zones, i)->name, "index", zone_at (s->zones, i)->index, NULL);
+    }
+  vp_promtext_family (text, "vpower_host_power_watts", "gauge", "Host zone power over the last tick");
+  for (guint i = 0; i < s->zones->len; i++)
+    vp_promtext_sample (text, zone_at (s->zones, i)->power_w,
+                        "zone", zone_at (s->zones, i)->name, "index", zone_at (s->zones, i)->index, NULL);
+  vp_promtext_family (text, "vpower_zone_estimated", "gauge",
+                      "1 when the zone's energy is estimated by the model sensor, 0 when measured");
+  for (guint i = 0; i < s->zones->len; i++)
+    vp_promtext_sample (text, zone_at (s->zones, i)->estimated,
+                        "zone", zone_at (s->zones, i)->name, "index", zone_at (s->zones, i)->index, NULL);
+
+  vp_promtext_family (text, "vpower_vm_energy_joules_total", "counter", "Energy attributed to the VM");
+  for (guint v = 0; v < s->vms->len; v++)
+    {
+      const VpVmSnapshot *vm = s->vms->pdata[v];
+      for (guint i = 0; i < vm->n_zones; i++)
+        vp_promtext_sample_micro (text, (&vm->zones[i])->total_uj, "domain", vm->name, "uuid", vm->uuid,
+                                  "zone", (&vm->zones[i])->name, "index", (&vm->zones[i])->index, NULL);
+    }
+  vp_promtext_family (text, "vpower_vm_power_watts", "gauge", "Power attributed to the VM over the last tick");
+  for (guint v = 0; v < s->vms->len; v++)
+    {
+      const VpVmSnapshot *vm = s->vms->pdata[v];
+      for (guint i = 0; i < vm->n_zones; i++)
+        vp_promtext_sample (text, (&vm->zones[i])->power_w, "domain", vm->name, "uuid", vm->uuid,
+                            "zone", (&vm->zones[i])->name, "index", (&vm->zones[i])->index, NULL);
+    }
+  vp_promtext_family (text, "vpower_vm_cpu_seconds_total", "counter", "CPU time of the VM's QEMU threads counted by vpowerd");
+  for (guint v = 0; v < s->vms->len; v++)
+    {
+      const VpVmSnapshot *vm = s->vms->pdata[v];
+      vp_promtext_sample_micro (text, vm->cpu_ns_total / 1000, "domain", vm->name, "uuid", vm->uuid, NULL);
+    }
+  vp_promtext_family (text, "vpower_vm_info", "gauge", "VM known to vpowerd, with its state");
+  for (guint v = 0; v < s->vms->len; v++)
+    {
+      const VpVmSnapshot *vm = s->vms->pdata[v];
+      vp_promtext_sample (text, 1, "domain", vm->name, "uuid", vm->uuid, "state", vm->state, NULL);
+    }
+
+  /* Self-metrics. */
+  vp_promtext_family (text, "vpower_build_info", "gauge", "vpowerd version");
+  vp_promtext_sample (text, 1, "version", PACKAGE_VERSION, NULL);
+  vp_promtext_family (text, "vpower_sensor_info", "gauge", "The energy sensor in use and the attribution settings");
+  vp_promtext_sample (text, 1, "sensor", s->sensor, "policy", s->policy, "topology", s->topology,
+                      "inventory", s->inventory, NULL);
+  vp_promtext_family (text, "vpower_ticks_total", "counter", "Attribution ticks completed");
+  vp_promtext_sample (text, (double) s->ticks, NULL);
+  vp_promtext_family (text, "vpower_tick_duration_seconds", "gauge", "Wall time the last tick took");
+  vp_promtext_sample (text, s->tick_duration_s, NULL);
+  vp_promtext_family (text, "vpower_tick_duration_seconds_total", "counter", "Wall time all ticks took");
+  vp_promtext_sample (text, s->tick_duration_total_s, NULL);
+  vp_promtext_family (text, "vpower_last_tick_timestamp_seconds", "gauge", "Unix time of the last tick");
+  vp_promtext_sample (text, s->real_us / 1e6, NULL);
+  vp_promtext_family (text, "vpower_sensor_errors_total", "counter", "Failed reads of a host energy zone or of /proc/stat");
+  vp_promtext_sample (text, (double) s->sensor_errors, NULL);
+  vp_promtext_family (text, "vpower_state_save_errors_total", "counter", "Failed writes of the state file");
+  vp_promtext_sample (text, (double) s->state_save_errors, NULL);
+  vp_promtext_family (text, "vpower_libvirt_connected", "gauge", "1 while the inventory is connected (always 1 for static)");
+  vp_promtext_sample (text, s->libvirt_connected, NULL);
+  vp_promtext_family (text, "vpower_vms", "gauge", "VMs known to vpowerd");
+  vp_promtext_sample (text, s->vms->len, NULL);
+
+  return vp_promtext_steal (g_steal_pointer (&text), length);
+}

@@ -1,0 +1,478 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpowerd: the libvirt inventory: domains, UUIDs, QEMU PIDs, lifecycle events, reconnect.
+ *
+ * All libvirt work except the bulk CPU statistics happens on one thread that
+ * runs libvirt's default event loop: events, keepalive, reconnects. It keeps
+ * a table of domains by UUID and publishes an immutable list whenever the
+ * table changes, which the engine picks up at its next tick. While the
+ * connection is down the last list stays published (marked incomplete). */
+#include "config.h"
+
+#include "host/inventory/inventory.h"
+#include "host/inventory/libvirt-util.h"
+#include "shared/vp-domxml.h"
+#include "shared/vp-error.h"
+#include "shared/vp-fileio.h"
+
+#include <stdlib.h>
+
+#define KEEPALIVE_INTERVAL_S 5
+#define KEEPALIVE_COUNT 3
+#define RECONNECT_MIN_MS 500
+#define RECONNECT_MAX_MS 30000
+
+typedef struct {
+  char *uri;
+  char *pid_dir;            /* where libvirt writes <name>.pid, or NULL */
+  GThread *thread;
+  gboolean stop;            /* read by the event thread */
+  int wakeup_timer;         /* event-loop timer used to wake the thread to stop */
+
+  /* Owned by the event thread. */
+  GHashTable *domains;      /* uuid -> VpVmInfo */
+  int lifecycle_callback;
+  int reconnect_timer;
+  int reconnect_delay_ms;
+
+  /* Shared: guarded by lock. */
+  GMutex lock;
+  virConnectPtr conn;       /* NULL while disconnected */
+  virConnectPtr dead_conn;  /* lost connection, closed from the event thread */
+  GPtrArray *published;     /* immutable VpVmInfo list */
+  gboolean complete;
+  gboolean connected;
+  gboolean first_attempt_done;
+  GCond first_attempt;
+} LibvirtInventory;
+
+static gboolean libvirt_event_impl_registered;
+
+static const char *
+state_to_string (int state)
+{
+  switch (state)
+    {
+    case VIR_DOMAIN_RUNNING: return "running";
+    case VIR_DOMAIN_BLOCKED: return "running";
+    case VIR_DOMAIN_PAUSED: return "paused";
+    case VIR_DOMAIN_SHUTDOWN: return "running";    /* shutting down, still running */
+    case VIR_DOMAIN_SHUTOFF: return "shutoff";
+    case VIR_DOMAIN_CRASHED: return "crashed";
+    case VIR_DOMAIN_PMSUSPENDED: return "pmsuspended";
+    default: return "other";
+    }
+}
+
+/* libvirt has no API for the QEMU PID; it writes <pid_dir>/<name>.pid while
+ * the domain runs (real-components.md). */
+static int
+read_qemu_pid (LibvirtInventory *inventory, const char *name)
+{
+  if (!inventory->pid_dir)
+    return 0;
+  g_autofree char *path = g_strdup_printf ("%s/%s.pid", inventory->pid_dir, name);
+  g_autoptr (GError) error = NULL;
+  guint64 pid;
+  if (!vp_read_u64_file (path, &pid, &error) || pid == 0 || pid > G_MAXINT)
+    {
+      g_debug ("libvirt: no QEMU pid for %s: %s", name, error ? error->message : "bad pid");
+      return 0;
+    }
+  return (int) pid;
+}
+
+/* The user and group QEMU runs as, from the domain's DAC <seclabel>: a
+ * running domain's live XML has the label libvirt chose (qemu.conf user or a
+ * static per-domain label); an inactive one only has a static label. The VM's
+ * files are owned by them so that QEMU's 9p backend can read energy_uj and
+ * nobody else can (design.md). Unknown means root. */
+static void
+read_owner (virDomainPtr domain, VpVmInfo *vm)
+{
+  g_autofree char *text = virDomainGetXMLDesc (domain, 0);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VpDomainXml) xml = text ? vp_domain_xml_parse (text, -1, &error) : NULL;
+  if (xml && xml->owner_known)
+    {
+      vm->uid = xml->uid;
+      vm->gid = xml->gid;
+    }
+  else if (!text || !xml)
+    g_debug ("libvirt: %s: no usable domain XML (%s); its files stay root's", vm->name,
+             error ? error->message : "libvirt returned none");
+}
+
+static void
+publish (LibvirtInventory *inventory, gboolean complete)
+{
+  GPtrArray *list = g_ptr_array_new_full (g_hash_table_size (inventory->domains),
+                                          (GDestroyNotify) vp_vm_info_free);
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, inventory->domains);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      VpVmInfo *vm = value;
+      VpVmInfo *copy = vp_vm_info_new (vm->name, vm->uuid, vm->state, vm->pid);
+      copy->uid = vm->uid;
+      copy->gid = vm->gid;
+      g_ptr_array_add (list, copy);
+    }
+  g_mutex_lock (&inventory->lock);
+  g_ptr_array_unref (inventory->published);
+  inventory->published = list;
+  inventory->complete = complete;
+  g_mutex_unlock (&inventory->lock);
+}
+
+/* Looks the domain up again by UUID: that gives its current name (after a
+ * rename), state and PID, or tells that it is gone (undefined while
+ * inactive, or a transient domain that stopped). */
+static void
+refresh_domain (LibvirtInventory *inventory, virConnectPtr conn, const char *uuid)
+{
+  g_autoptr (virDomain) domain = virDomainLookupByUUIDString (conn, uuid);
+  int state = VIR_DOMAIN_NOSTATE, reason;
+
+  if (!domain || virDomainGetState (domain, &state, &reason, 0) < 0)
+    {
+      if (g_hash_table_remove (inventory->domains, uuid))
+        g_message ("libvirt: domain %s is gone", uuid);
+      return;
+    }
+  const char *name = virDomainGetName (domain);
+  VpVmInfo *old = g_hash_table_lookup (inventory->domains, uuid);
+  const char *state_name = state_to_string (state);
+  int pid = virDomainIsActive (domain) == 1 ? read_qemu_pid (inventory, name) : 0;
+
+  if (!old)
+    g_message ("libvirt: domain %s (%s) is %s", name, uuid, state_name);
+  else if (!g_str_equal (old->name, name))
+    g_message ("libvirt: domain %s renamed to %s", old->name, name);
+  else if (!g_str_equal (old->state, state_name))
+    g_message ("libvirt: domain %s is %s", name, state_name);
+  VpVmInfo *vm = vp_vm_info_new (name, uuid, state_name, pid);
+  read_owner (domain, vm);
+  g_hash_table_replace (inventory->domains, vm->uuid, vm);
+}
+
+static int
+on_lifecycle (virConnectPtr conn, virDomainPtr domain, int event, int detail, void *opaque)
+{
+  LibvirtInventory *inventory = opaque;
+  char uuid[VIR_UUID_STRING_BUFLEN];
+
+  if (virDomainGetUUIDString (domain, uuid) < 0)
+    return 0;
+  g_debug ("libvirt: event %d/%d for %s", event, detail, virDomainGetName (domain));
+  refresh_domain (inventory, conn, uuid);
+  publish (inventory, TRUE);
+  return 0;
+}
+
+static gboolean
+resync (LibvirtInventory *inventory, virConnectPtr conn, GError **error)
+{
+  virDomainPtr *domains = NULL;
+  int n = virConnectListAllDomains (conn, &domains, 0);
+  if (n < 0)
+    {
+      vp_libvirt_set_error (error, "listing domains");
+      return FALSE;
+    }
+  g_hash_table_remove_all (inventory->domains);
+  for (int i = 0; i < n; i++)
+    {
+      char uuid[VIR_UUID_STRING_BUFLEN];
+      if (virDomainGetUUIDString (domains[i], uuid) == 0)
+        refresh_domain (inventory, conn, uuid);
+      virDomainFree (domains[i]);
+    }
+  free (domains);
+  publish (inventory, TRUE);
+  return TRUE;
+}
+
+static void schedule_reconnect (LibvirtInventory *inventory);
+static void on_close (virConnectPtr conn, int reason, void *opaque);
+
+static void
+on_close (virConnectPtr conn, int reason, void *opaque)
+{
+  LibvirtInventory *inventory = opaque;
+  static const char *const reasons[] = { "error", "end of file", "keepalive timeout", "client closed" };
+
+  g_warning ("libvirt: connection to %s lost (%s); serving the last known VMs and reconnecting "
+             "with backoff (up to every %d s)",
+             inventory->uri, reason >= 0 && reason < (int) G_N_ELEMENTS (reasons) ? reasons[reason] : "unknown",
+             RECONNECT_MAX_MS / 1000);
+  g_mutex_lock (&inventory->lock);
+  /* Closed later, from the reconnect timer: not from inside this callback. */
+  inventory->dead_conn = g_steal_pointer (&inventory->conn);
+  inventory->connected = FALSE;
+  inventory->complete = FALSE;
+  g_mutex_unlock (&inventory->lock);
+  schedule_reconnect (inventory);
+}
+
+static void
+release_connection (LibvirtInventory *inventory, virConnectPtr conn)
+{
+  if (!conn)
+    return;
+  if (inventory->lifecycle_callback >= 0)
+    virConnectDomainEventDeregisterAny (conn, inventory->lifecycle_callback);
+  inventory->lifecycle_callback = -1;
+  virConnectUnregisterCloseCallback (conn, on_close);
+  virConnectClose (conn);
+}
+
+static gboolean
+try_connect (LibvirtInventory *inventory, GError **error)
+{
+  virConnectPtr conn = virConnectOpenReadOnly (inventory->uri);
+  if (!conn)
+    {
+      vp_libvirt_set_error (error, inventory->uri);
+      return FALSE;
+    }
+  /* Keepalive turns a hung libvirtd into a close event instead of a tick
+   * that waits forever on a stats call. */
+  if (virConnectSetKeepAlive (conn, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT) < 0)
+    g_debug ("libvirt: keepalive not supported by %s", inventory->uri);
+  inventory->lifecycle_callback =
+    virConnectDomainEventRegisterAny (conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                      VIR_DOMAIN_EVENT_CALLBACK (on_lifecycle), inventory, NULL);
+  if (inventory->lifecycle_callback < 0)
+    {
+      vp_libvirt_set_error (error, "registering for libvirt events");
+      virConnectClose (conn);
+      return FALSE;
+    }
+  /* Local drivers (test://) have no close callback; remote ones do. */
+  if (virConnectRegisterCloseCallback (conn, on_close, inventory, NULL) < 0)
+    g_debug ("libvirt: %s has no close callback", inventory->uri);
+  if (!resync (inventory, conn, error))
+    {
+      release_connection (inventory, conn);
+      return FALSE;
+    }
+  g_mutex_lock (&inventory->lock);
+  inventory->conn = conn;
+  inventory->connected = TRUE;
+  g_mutex_unlock (&inventory->lock);
+  g_message ("libvirt: connected to %s, %u domains", inventory->uri, g_hash_table_size (inventory->domains));
+  return TRUE;
+}
+
+static void
+on_reconnect_timer (int timer, void *opaque)
+{
+  LibvirtInventory *inventory = opaque;
+  g_autoptr (GError) error = NULL;
+
+  virEventRemoveTimeout (timer);
+  inventory->reconnect_timer = -1;
+  release_connection (inventory, g_steal_pointer (&inventory->dead_conn));
+  if (inventory->stop)
+    return;
+  if (try_connect (inventory, &error))
+    {
+      inventory->reconnect_delay_ms = RECONNECT_MIN_MS;
+      return;
+    }
+  /* The loss was reported once; each retry is only worth a debug line. */
+  g_debug ("libvirt: %s; retrying in %.1f s", error->message, inventory->reconnect_delay_ms / 1000.0);
+  schedule_reconnect (inventory);
+}
+
+static void
+schedule_reconnect (LibvirtInventory *inventory)
+{
+  if (inventory->reconnect_timer >= 0 || inventory->stop)
+    return;
+  inventory->reconnect_timer = virEventAddTimeout (inventory->reconnect_delay_ms, on_reconnect_timer,
+                                                   inventory, NULL);
+  inventory->reconnect_delay_ms = MIN (inventory->reconnect_delay_ms * 2, RECONNECT_MAX_MS);
+}
+
+static void
+on_wakeup (int timer, void *opaque)
+{
+  /* Only there to make virEventRunDefaultImpl return so the loop sees stop. */
+}
+
+static gpointer
+event_thread (gpointer data)
+{
+  LibvirtInventory *inventory = data;
+  g_autoptr (GError) error = NULL;
+
+  if (!try_connect (inventory, &error))
+    {
+      g_warning ("libvirt: %s; serving no VMs until it answers", error->message);
+      schedule_reconnect (inventory);
+    }
+  g_mutex_lock (&inventory->lock);
+  inventory->first_attempt_done = TRUE;
+  g_cond_broadcast (&inventory->first_attempt);
+  g_mutex_unlock (&inventory->lock);
+  while (!g_atomic_int_get (&inventory->stop))
+    if (virEventRunDefaultImpl () < 0)
+      {
+        g_autoptr (GError) loop_error = NULL;
+        vp_libvirt_set_error (&loop_error, "libvirt event loop");
+        g_warning ("%s", loop_error->message);
+        g_usleep (G_USEC_PER_SEC / 10);
+      }
+
+  if (inventory->reconnect_timer >= 0)
+    virEventRemoveTimeout (inventory->reconnect_timer);
+  g_mutex_lock (&inventory->lock);
+  virConnectPtr conn = g_steal_pointer (&inventory->conn);
+  g_mutex_unlock (&inventory->lock);
+  release_connection (inventory, conn);
+  release_connection (inventory, g_steal_pointer (&inventory->dead_conn));
+  return NULL;
+}
+
+static char *
+pid_dir_for_uri (const char *uri)
+{
+  /* libvirt's own run directory, not ours (vpowerd's --prefix does not move
+   * libvirt's pidfiles). Only local connections: for a remote URI the
+   * pidfiles are on another host. The test:// driver has none. */
+  if (g_str_has_prefix (uri, "qemu:///system") || g_str_has_prefix (uri, "qemu+unix:///system"))
+    return g_strdup ("/run/libvirt/qemu");
+  if (g_str_has_prefix (uri, "qemu:///session") || g_str_has_prefix (uri, "qemu+unix:///session"))
+    return g_build_filename (g_get_user_runtime_dir (), "libvirt", "qemu", "run", NULL);
+  return NULL;
+}
+
+gpointer
+vp_inventory_libvirt_open (const char *uri, GError **error)
+{
+  /* Events need the default event implementation registered before the
+   * first connection is opened. It can only be registered once. */
+  if (!libvirt_event_impl_registered)
+    {
+      vp_libvirt_silence ();
+      if (virEventRegisterDefaultImpl () < 0)
+        {
+          vp_libvirt_set_error (error, "registering libvirt's event loop");
+          return NULL;
+        }
+      libvirt_event_impl_registered = TRUE;
+    }
+
+  LibvirtInventory *inventory = g_new0 (LibvirtInventory, 1);
+  inventory->uri = g_strdup (uri);
+  inventory->pid_dir = pid_dir_for_uri (uri);
+  inventory->domains = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) vp_vm_info_free);
+  inventory->published = g_ptr_array_new_with_free_func ((GDestroyNotify) vp_vm_info_free);
+  inventory->lifecycle_callback = -1;
+  inventory->reconnect_timer = -1;
+  inventory->reconnect_delay_ms = RECONNECT_MIN_MS;
+  g_mutex_init (&inventory->lock);
+  g_cond_init (&inventory->first_attempt);
+  /* A periodic no-op timer so the loop wakes up to notice a stop request. */
+  inventory->wakeup_timer = virEventAddTimeout (200, on_wakeup, NULL, NULL);
+  inventory->thread = g_thread_new ("libvirt", event_thread, inventory);
+  return inventory;
+}
+
+static GPtrArray *
+libvirt_list (gpointer impl, gboolean *complete)
+{
+  LibvirtInventory *inventory = impl;
+  g_mutex_lock (&inventory->lock);
+  GPtrArray *list = g_ptr_array_ref (inventory->published);
+  *complete = inventory->complete;
+  g_mutex_unlock (&inventory->lock);
+  return list;
+}
+
+static GHashTable *
+libvirt_cpu_times (gpointer impl, GError **error)
+{
+  LibvirtInventory *inventory = impl;
+
+  g_mutex_lock (&inventory->lock);
+  virConnectPtr conn = inventory->conn;
+  if (conn)
+    virConnectRef (conn);
+  g_mutex_unlock (&inventory->lock);
+  if (!conn)
+    return NULL;
+  g_autoptr (virConnect) owned = conn;
+
+  virDomainStatsRecordPtr *records = NULL;
+  int n = virConnectGetAllDomainStats (conn, VIR_DOMAIN_STATS_CPU_TOTAL, &records,
+                                       VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
+                                       VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+  if (n < 0)
+    {
+      vp_libvirt_set_error (error, "reading domain CPU statistics");
+      return NULL;
+    }
+  g_autoptr (virDomainStatsRecordPtr) owned_records = records;
+  GHashTable *times = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  for (int i = 0; i < n; i++)
+    {
+      char uuid[VIR_UUID_STRING_BUFLEN];
+      unsigned long long cpu_time;
+      if (virDomainGetUUIDString (records[i]->dom, uuid) == 0 &&
+          virTypedParamsGetULLong (records[i]->params, records[i]->nparams, "cpu.time", &cpu_time) == 1)
+        g_hash_table_insert (times, g_strdup (uuid), g_memdup2 (&(guint64) { cpu_time }, sizeof (guint64)));
+    }
+  return times;
+}
+
+static gboolean
+libvirt_connected (gpointer impl)
+{
+  LibvirtInventory *inventory = impl;
+  g_mutex_lock (&inventory->lock);
+  gboolean connected = inventory->connected;
+  g_mutex_unlock (&inventory->lock);
+  return connected;
+}
+
+static gboolean
+libvirt_wait_ready (gpointer impl, guint timeout_ms)
+{
+  LibvirtInventory *inventory = impl;
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  g_mutex_lock (&inventory->lock);
+  while (!inventory->first_attempt_done)
+    if (!g_cond_wait_until (&inventory->first_attempt, &inventory->lock, deadline))
+      break;
+  gboolean connected = inventory->connected;
+  g_mutex_unlock (&inventory->lock);
+  return connected;
+}
+
+static void
+libvirt_free (gpointer impl)
+{
+  LibvirtInventory *inventory = impl;
+  g_atomic_int_set (&inventory->stop, TRUE);
+  g_thread_join (inventory->thread);
+  virEventRemoveTimeout (inventory->wakeup_timer);
+  g_hash_table_unref (inventory->domains);
+  g_ptr_array_unref (inventory->published);
+  g_mutex_clear (&inventory->lock);
+  g_cond_clear (&inventory->first_attempt);
+  g_free (inventory->uri);
+  g_free (inventory->pid_dir);
+  g_free (inventory);
+}
+
+const VpInventoryOps vp_inventory_libvirt_ops = {
+  .kind = "libvirt",
+  .list = libvirt_list,
+  .cpu_times = libvirt_cpu_times,
+  .connected = libvirt_connected,
+  .wait_ready = libvirt_wait_ready,
+  .free = libvirt_free,
+};

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpowerd: the inventory of VMs behind one interface. */
+#include "config.h"
+
+#include "host/inventory/inventory.h"
+
+struct _VpInventory {
+  const VpInventoryOps *ops;
+  gpointer impl;
+};
+
+VpVmInfo *
+vp_vm_info_new (const char *name, const char *uuid, const char *state, int pid)
+{
+  VpVmInfo *vm = g_new0 (VpVmInfo, 1);
+  vm->name = g_strdup (name);
+  vm->uuid = g_ascii_strdown (uuid, -1);
+  vm->state = g_strdup (state);
+  vm->pid = pid;
+  return vm;
+}
+
+void
+vp_vm_info_free (VpVmInfo *vm)
+{
+  if (!vm)
+    return;
+  g_free (vm->name);
+  g_free (vm->uuid);
+  g_free (vm->state);
+  g_free (vm);
+}
+
+gboolean
+vp_vm_info_is_running (const VpVmInfo *vm)
+{
+  return g_str_equal (vm->state, "running") || g_str_equal (vm->state, "paused");
+}
+
+VpInventory *
+vp_inventory_open (const VpConfig *config, GError **error)
+{
+  const VpInventoryOps *ops;
+  gpointer impl;
+
+  if (g_str_has_prefix (config->inventory, "static:"))
+    {
+      ops = &vp_inventory_static_ops;
+      impl = vp_inventory_static_open (config->inventory + strlen ("static:"), error);
+    }
+  else
+    {
+      ops = &vp_inventory_libvirt_ops;
+      impl = vp_inventory_libvirt_open (config->connect, error);
+    }
+  if (!impl)
+    return NULL;
+  VpInventory *inventory = g_new0 (VpInventory, 1);
+  inventory->ops = ops;
+  inventory->impl = impl;
+  return inventory;
+}
+
+void
+vp_inventory_free (VpInventory *inventory)
+{
+  if (!inventory)
+    return;
+  inventory->ops->free (inventory->impl);
+  g_free (inventory);
+}
+
+GPtrArray *
+vp_inventory_list (VpInventory *inventory, gboolean *complete)
+{
+  return inventory->ops->list (inventory->impl, complete);
+}
+
+GHashTable *
+vp_inventory_cpu_times (VpInventory *inventory, GError **error)
+{
+  return inventory->ops->cpu_times ? inventory->ops->cpu_times (inventory->impl, error) : NULL;
+}
+
+gboolean
+vp_inventory_connected (VpInventory *inventory)
+{
+  return inventory->ops->connected (inventory->impl);
+}
+
+gboolean
+vp_inventory_wait_ready (VpInventory *inventory, guint timeout_ms)
+{
+  if (inventory->ops->wait_ready)
+    return inventory->ops->wait_ready (inventory->impl, timeout_ms);
+  return vp_inventory_connected (inventory);
+}
+
+const char *
+vp_inventory_kind (VpInventory *inventory)
+{
+  return inventory->ops->kind;
+}

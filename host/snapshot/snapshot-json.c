@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpowerd: JSON views of a snapshot: /api/v1/host, /api/v1/vms and --once. */
+#include "config.h"
+
+#include "host/snapshot/snapshot.h"
+
+#include <json-glib/json-glib.h>
+
+static void
+add_zone (JsonBuilder *b, const VpZoneSnapshot *zone, gboolean host)
+{
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, zone->name);
+  json_builder_set_member_name (b, "index");
+  json_builder_add_string_value (b, zone->index);
+  json_builder_set_member_name (b, "estimated");
+  json_builder_add_boolean_value (b, zone->estimated);
+  json_builder_set_member_name (b, "energy_uj");
+  json_builder_add_int_value (b, (gint64) zone->energy_uj);
+  json_builder_set_member_name (b, "max_energy_range_uj");
+  json_builder_add_int_value (b, (gint64) zone->max_energy_range_uj);
+  json_builder_set_member_name (b, "total_uj");
+  json_builder_add_int_value (b, (gint64) zone->total_uj);
+  json_builder_set_member_name (b, "power_w");
+  json_builder_add_double_value (b, zone->power_w);
+  if (host)
+    {
+      json_builder_set_member_name (b, "host_processes_uj");
+      json_builder_add_int_value (b, (gint64) zone->host_processes_uj);
+      json_builder_set_member_name (b, "unattributed_uj");
+      json_builder_add_int_value (b, (gint64) zone->unattributed_uj);
+      json_builder_set_member_name (b, "busy_ratio");
+      json_builder_add_double_value (b, zone->busy_ratio);
+    }
+  json_builder_end_object (b);
+}
+
+void
+vp_snapshot_json_host_members (JsonBuilder *b, const VpSnapshot *s)
+{
+  json_builder_set_member_name (b, "version");
+  json_builder_add_string_value (b, PACKAGE_VERSION);
+  json_builder_set_member_name (b, "sensor");
+  json_builder_add_string_value (b, s->sensor);
+  json_builder_set_member_name (b, "estimated");
+  json_builder_add_boolean_value (b, s->estimated);
+  json_builder_set_member_name (b, "policy");
+  json_builder_add_string_value (b, s->policy);
+  json_builder_set_member_name (b, "topology");
+  json_builder_add_string_value (b, s->topology);
+  json_builder_set_member_name (b, "inventory");
+  json_builder_add_string_value (b, s->inventory);
+  json_builder_set_member_name (b, "libvirt_connected");
+  json_builder_add_boolean_value (b, s->libvirt_connected);
+  json_builder_set_member_name (b, "interval_s");
+  json_builder_add_double_value (b, s->interval_s);
+  json_builder_set_member_name (b, "last_interval_s");
+  json_builder_add_double_value (b, s->last_interval_s);
+  json_builder_set_member_name (b, "ticks");
+  json_builder_add_int_value (b, (gint64) s->ticks);
+  json_builder_set_member_name (b, "timestamp");
+  json_builder_add_double_value (b, s->real_us / 1e6);
+  json_builder_set_member_name (b, "vms");
+  json_builder_add_int_value (b, s->vms->len);
+  json_builder_set_member_name (b, "zones");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < s->zones->len; i++)
+    add_zone (b, &g_array_index (s->zones, VpZoneSnapshot, i), TRUE);
+  json_builder_end_array (b);
+}
+
+static void
+add_host (JsonBuilder *b, const VpSnapshot *s)
+{
+  json_builder_begin_object (b);
+  vp_snapshot_json_host_members (b, s);
+  json_builder_end_object (b);
+}
+
+void
+vp_snapshot_json_vm_members (JsonBuilder *b, const VpVmSnapshot *vm)
+{
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, vm->name);
+  json_builder_set_member_name (b, "uuid");
+  json_builder_add_string_value (b, vm->uuid);
+  json_builder_set_member_name (b, "state");
+  json_builder_add_string_value (b, vm->state);
+  json_builder_set_member_name (b, "pid");
+  json_builder_add_int_value (b, vm->pid);
+  json_builder_set_member_name (b, "uid");
+  json_builder_add_int_value (b, vm->uid);
+  json_builder_set_member_name (b, "gid");
+  json_builder_add_int_value (b, vm->gid);
+  json_builder_set_member_name (b, "cpu_seconds");
+  json_builder_add_double_value (b, vm->cpu_ns_total / 1e9);
+  json_builder_set_member_name (b, "cpu_share");
+  json_builder_add_double_value (b, vm->cpu_share);
+  json_builder_set_member_name (b, "zones");
+  json_builder_begin_array (b);
+  for (guint z = 0; z < vm->n_zones; z++)
+    add_zone (b, &vm->zones[z], FALSE);
+  json_builder_end_array (b);
+}
+
+static void
+add_vms (JsonBuilder *b, const VpSnapshot *s)
+{
+  json_builder_begin_array (b);
+  for (guint i = 0; i < s->vms->len; i++)
+    {
+      json_builder_begin_object (b);
+      vp_snapshot_json_vm_members (b, s->vms->pdata[i]);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+}
+
+static char *
+finish (JsonBuilder *b, gboolean pretty)
+{
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  g_autofree char *text = json_to_string (root, pretty);
+  return g_strconcat (text, "\n", NULL);
+}
+
+char *
+vp_snapshot_host_json (const VpSnapshot *snapshot, gboolean pretty)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  add_host (b, snapshot);
+  return finish (b, pretty);
+}
+
+char *
+vp_snapshot_vms_json (const VpSnapshot *snapshot, gboolean pretty)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  /* The tick says which snapshot these values are from (scripts compare). */
+  json_builder_set_member_name (b, "ticks");
+  json_builder_add_int_value (b, (gint64) snapshot->ticks);
+  json_builder_set_member_name (b, "vms");
+  add_vms (b, snapshot);
+  json_builder_end_object (b);
+  return finish (b, pretty);
+}
+
+char *
+vp_snapshot_once_json (const VpSnapshot *snapshot)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "host");
+  add_host (b, snapshot);
+  json_builder_set_member_name (b, "vms");
+  add_vms (b, snapshot);
+  json_builder_end_object (b);
+  return finish (b, TRUE);
+}
