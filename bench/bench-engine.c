@@ -12,7 +12,7 @@
  * and stat. CPU time is this process's user+system time (getrusage). */
 #include "config.h"
 
-#include "host/engine.h"
+#include "host/engine/engine.h"
 #include "shared/vp-fileio.h"
 
 #include <dirent.h>
