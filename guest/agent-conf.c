@@ -19,12 +19,23 @@ parse_listen (gpointer data, const VpOption *option, const char *value, GError *
   return vp_parse_listen (value, &config->listen_host, &config->listen_port, error);
 }
 
+static const VpEnumWord transport_words[] = {
+  { "auto", VP_TRANSPORT_AUTO }, { "channel", VP_TRANSPORT_CHANNEL },
+  { "virtiofs", VP_TRANSPORT_VIRTIOFS }, { "9p", VP_TRANSPORT_9P }, { NULL, 0 },
+};
+
 #define OPT(name, short_name, arg, help, parser, member) \
   { name, short_name, arg, help, parser, offsetof (VpAgentConfig, member), NULL, 0, 0 }
 #define OPT_STRING(name, arg, help, member) OPT (name, 0, arg, help, vp_option_parse_string, member)
 #define OPT_FLAG(name, short_name, help, member) OPT (name, short_name, NULL, help, vp_option_parse_bool, member)
 
 static const VpOption agent_options[] = {
+  { "transport", 0, "auto|channel|virtiofs|9p",
+    "mount: how the counters arrive (default auto: the channel port org.vpower.0 if the VM has it, else virtiofs, else 9p)",
+    vp_option_parse_enum, offsetof (VpAgentConfig, transport), transport_words, 0, 0 },
+  OPT_STRING ("channel-device", "PATH", "mount: read the channel from PATH instead of the port found in --virtio-ports", channel_device),
+  OPT_STRING ("virtio-ports", "DIR", "mount: where virtio-serial ports are listed (default /sys/class/virtio-ports)", virtio_ports),
+  OPT_STRING ("runtime-dir", "DIR", "mount: where the channel's status file goes (default " VP_AGENT_DEFAULT_RUNTIME_DIR ")", runtime_dir),
   OPT_STRING ("tag", "TAG", "mount: the share's mount tag (default " VP_AGENT_DEFAULT_TAG ")", tag),
   OPT_STRING ("mount", "DIR", "mount: where the share is mounted (default " VP_AGENT_DEFAULT_MOUNT ")", mount),
   OPT_FLAG ("bind-sysfs", 0, "mount: also bind the share over " VP_SYSFS_POWERCAP " for unmodified RAPL tools", bind_sysfs),
@@ -58,6 +69,8 @@ config_new_defaults (void)
 {
   VpAgentConfig *config = g_new0 (VpAgentConfig, 1);
   config->tag = g_strdup (VP_AGENT_DEFAULT_TAG);
+  config->virtio_ports = g_strdup ("/sys/class/virtio-ports");
+  config->runtime_dir = g_strdup (VP_AGENT_DEFAULT_RUNTIME_DIR);
   config->mount = g_strdup (VP_AGENT_DEFAULT_MOUNT);
   config->sysfs_powercap = g_strdup (VP_SYSFS_POWERCAP);
   config->proc_root = g_strdup ("/proc");
@@ -76,6 +89,9 @@ vp_agent_config_free (VpAgentConfig *config)
   g_free (config->config_file);
   g_free (config->command);
   g_free (config->tag);
+  g_free (config->channel_device);
+  g_free (config->virtio_ports);
+  g_free (config->runtime_dir);
   g_free (config->mount);
   g_free (config->sysfs_powercap);
   g_free (config->root);
@@ -115,15 +131,17 @@ vp_agent_config_load (int *argc, char ***argv, GError **error)
   g_option_context_set_main_group (context, vp_option_cli_group (cli, first, last));
   g_option_context_set_summary (context,
     "Commands:\n"
-    "  mount    mount the host's vpower share (virtiofs, else 9p) read-only;\n"
-    "           with --bind-sysfs, also over " VP_SYSFS_POWERCAP "\n"
+    "  mount    with the channel port org.vpower.0, serve the tree it carries\n"
+    "           (stays running); else mount the host's share (virtiofs, else\n"
+    "           9p) read-only; with --bind-sysfs, also over " VP_SYSFS_POWERCAP "\n"
     "  umount   undo mount\n"
     "  serve    Prometheus exporter: /metrics (and /api/v1/sample as JSON)\n"
     "  top      a live view of zones and the processes using the energy\n"
     "  once     sample twice one interval apart and print the result (--json)\n"
     "\n"
-    "The counters come from the share vpowerd exports for this VM, or from a\n"
-    "native " VP_SYSFS_POWERCAP " (--root) on bare metal.");
+    "The counters come from vpowerd on the host, over the virtio-serial channel\n"
+    "or the share it exports for this VM, or from a native " VP_SYSFS_POWERCAP "\n"
+    "(--root) on bare metal.");
   g_option_context_set_description (context,
     "Every option is also a key of the [vpower-agent] group in the config file;\n"
     "the command line overrides the file. See vpower-agent(8).\n"

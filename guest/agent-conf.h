@@ -12,11 +12,24 @@
 /* The host side (vpowerctl xml/attach) uses the same tag. */
 #define VP_AGENT_DEFAULT_TAG VP_SHARE_DEFAULT_TAG
 #define VP_SYSFS_POWERCAP "/sys/class/powercap"
+#define VP_AGENT_DEFAULT_RUNTIME_DIR "/run/vpower-agent"
+
+/* How mount gets the counters (--transport). */
+typedef enum {
+  VP_TRANSPORT_AUTO,        /* the channel when the port is there, else virtiofs, else 9p */
+  VP_TRANSPORT_CHANNEL,     /* the virtio-serial port: the agent serves the tree itself */
+  VP_TRANSPORT_VIRTIOFS,
+  VP_TRANSPORT_9P,
+} VpTransport;
 
 typedef struct {
   char *config_file;
   char *command;            /* mount, umount, serve, top, once */
+  VpTransport transport;
   char *tag;                /* the share's mount tag */
+  char *channel_device;     /* the port's device; NULL: found in virtio_ports */
+  char *virtio_ports;       /* where ports are listed (injectable) */
+  char *runtime_dir;        /* the channel's status file */
   char *mount;              /* where the share is mounted */
   gboolean bind_sysfs;      /* mount: also bind the share over sysfs_powercap */
   char *sysfs_powercap;     /* where --bind-sysfs binds */

@@ -63,10 +63,12 @@ mounted_fstype (const char *path)
   return fstype;
 }
 
+/* The share, or the agent's own tree (guest/tree-mount.c), which mounts as fuse.vpower. */
 static gboolean
 is_share_fstype (const char *fstype)
 {
-  return fstype && (g_str_equal (fstype, "virtiofs") || g_str_equal (fstype, "9p"));
+  return fstype && (g_str_equal (fstype, "virtiofs") || g_str_equal (fstype, "9p") ||
+                    g_str_equal (fstype, VP_AGENT_TREE_FSTYPE));
 }
 
 static void
@@ -116,8 +118,8 @@ vp_share_libvirt_xml (const char *tag)
                           nine_p, vp_share_memory_backing_xml (), virtiofs);
 }
 
-static gboolean
-bind_sysfs (const VpAgentConfig *config, GError **error)
+gboolean
+vp_share_bind_sysfs (const VpAgentConfig *config, GError **error)
 {
   g_autofree char *fstype = mounted_fstype (config->sysfs_powercap);
   if (is_share_fstype (fstype))
@@ -142,7 +144,7 @@ bind_sysfs (const VpAgentConfig *config, GError **error)
       umount2 (config->sysfs_powercap, MNT_DETACH);
       return FALSE;
     }
-  g_message ("bound the share over %s: RAPL tools read it as native powercap", config->sysfs_powercap);
+  g_message ("bound %s over %s: RAPL tools read it as native powercap", config->mount, config->sysfs_powercap);
   return TRUE;
 }
 
@@ -179,6 +181,8 @@ vp_share_mount (const VpAgentConfig *config, GError **error)
       g_autoptr (GString) tried = g_string_new (NULL);
       for (gsize i = 0; i < G_N_ELEMENTS (transports) && !mounted; i++)
         {
+          if ((config->transport == VP_TRANSPORT_VIRTIOFS && i != 0) || (config->transport == VP_TRANSPORT_9P && i != 1))
+            continue;
           int failure = try_transport (&transports[i], config->tag, config->mount);
           if (failure == 0)
             mounted = &transports[i];
@@ -198,7 +202,7 @@ vp_share_mount (const VpAgentConfig *config, GError **error)
       g_message ("mounted the share \"%s\" (%s) read-only at %s", config->tag, mounted->fstype, config->mount);
     }
   check_tree (config->mount);
-  return !config->bind_sysfs || bind_sysfs (config, error);
+  return !config->bind_sysfs || vp_share_bind_sysfs (config, error);
 }
 
 static gboolean

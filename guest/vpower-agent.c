@@ -7,6 +7,9 @@
 #include "guest/render.h"
 #include "guest/serve.h"
 #include "guest/share.h"
+#include "guest/channel.h"
+#include "guest/tree-mount.h"
+#include "shared/vp-sdnotify.h"
 #include "shared/vp-error.h"
 #include "shared/vp-log.h"
 
@@ -20,12 +23,31 @@
 #define EXIT_CONFIG 2
 #define CLEAR_SCREEN "\033[H\033[2J"
 
+/* The channel when the VM has the port (it migrates, saves and hot-plugs;
+ * 9p and virtiofs do not on QEMU 7.2), else a share. */
+static gboolean
+use_channel (const VpAgentConfig *config)
+{
+  if (config->transport != VP_TRANSPORT_AUTO)
+    return config->transport == VP_TRANSPORT_CHANNEL;
+  if (config->channel_device)
+    return TRUE;
+  g_autofree char *port = vp_guest_channel_find_port (config->virtio_ports);
+  return port != NULL;
+}
+
 static int
 run_mount (const VpAgentConfig *config)
 {
   g_autoptr (GError) error = NULL;
+  if (use_channel (config))
+    return vp_tree_mount_run (config);
   if (vp_share_mount (config, &error))
-    return EXIT_SUCCESS;
+    {
+      /* Under a Type=notify unit, the share is up: this process is done. */
+      vp_sd_notify ("READY=1");
+      return EXIT_SUCCESS;
+    }
   g_critical ("%s", error->message);
   /* No share attached: show the operator what to add, ready to paste. */
   if (g_error_matches (error, VP_ERROR, VP_ERROR_SHARE_MISSING))

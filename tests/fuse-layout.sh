@@ -5,11 +5,12 @@
 # of a host's /sys/class/powercap, values equal to the JSON API's, and every write refused.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tree-checks.sh"
 
 vp_require_fuse
 vp_setup_workdir
 chmod 755 "$work"   # other users must reach the mount to be refused by it
-vp_plan 26
+vp_plan 27
 
 "$VP_BURN" 0.3 & pids+=($!); busy=$!
 cat > "$work/vms.ini" <<INI
@@ -20,35 +21,6 @@ owner=+4242:+4343
 [db]
 uuid=bbbbbbbb-0000-4000-8000-000000000002
 INI
-
-# The expected listing of a VM directory, from the fixture's zones and the
-# kernel's naming rule: child zone "intel-rapl:0:1" lives at
-# intel-rapl/intel-rapl:0/intel-rapl:0:1, and has a flat symlink at the top.
-expected_layout () {
-  local root=$1 owner=$2 zone index nested part
-  {
-  echo "d 555 $owner intel-rapl"
-  echo "f 444 $owner intel-rapl/enabled"
-  echo "l 777 $owner intel-rapl/subsystem"
-  for zone in $(cd "$root" && ls -d intel-rapl:*); do
-    index=${zone#intel-rapl:}
-    nested=intel-rapl
-    part=
-    for component in ${index//:/ }; do
-      part=${part:+$part:}$component
-      nested=$nested/intel-rapl:$part
-    done
-    echo "l 777 $owner $zone"
-    echo "d 555 $owner $nested"
-    echo "f 444 $owner $nested/enabled"
-    echo "f 400 $owner $nested/energy_uj"
-    echo "f 444 $owner $nested/max_energy_range_uj"
-    echo "f 444 $owner $nested/name"
-  done
-  } | sort
-}
-
-actual_layout () { (cd "$1" && find . -mindepth 1 -printf '%y %m %U:%G %P\n' | sort); }
 
 # name and max_energy_range_uj read through the flat links equal the host's.
 same_zone_files () {
@@ -91,10 +63,10 @@ check_fixture () {
     --inventory "static:$work/vms.ini" --interval 1 --state-dir "$work/state-$label" "$@"
   vp_ok $? "$label: vpowerd mounts the tree and ticks"
   vp_wait_for 10 vp_ticks_at_least 2
-  diff <(expected_layout "$root" 4242:4343) <(actual_layout "$VP_MNT/web1") >"$work/diff" 2>&1
+  diff <(vp_tree_expected_layout "$root" 4242:4343) <(vp_tree_actual_layout "$VP_MNT/web1") >"$work/diff" 2>&1
   vp_ok $? "$label: web1 has the host's powercap layout, modes and QEMU owner"
   sed 's/^/# /' "$work/diff"
-  diff <(expected_layout "$root" 0:0) <(actual_layout "$VP_MNT/db") >/dev/null
+  diff <(vp_tree_expected_layout "$root" 0:0) <(vp_tree_actual_layout "$VP_MNT/db") >/dev/null
   vp_ok $? "$label: a VM whose QEMU user is unknown is root's"
   vp_check "$label: name and max_energy_range_uj are the host's" same_zone_files "$root" "$VP_MNT/web1"
   vp_check "$label: every energy_uj equals the JSON API's value" values_match_api
@@ -105,10 +77,7 @@ cp -R "$abs_top_srcdir/tests/data/powercap/single" "$work/single"
 check_fixture single "$work/single"
 
 # Mount options, and who may read what.
-options=$(awk -v m="$VP_MNT" '$2 == m {print $4}' /proc/mounts)
-has_options () { local o; for o in ro nosuid nodev noexec allow_other default_permissions; do
-  [[ ",$options," == *",$o,"* ]] || { vp_diag "missing mount option $o in $options"; return 1; }; done; }
-vp_check "the mount is ro,nosuid,nodev,noexec with allow_other and default_permissions" has_options
+vp_check "the mount is ro,nosuid,nodev,noexec with allow_other and default_permissions" vp_tree_mount_options "$VP_MNT"
 as_user () { local who=$1; shift; setpriv --reuid="${who%:*}" --regid="${who#*:}" --clear-groups "$@" >/dev/null; }
 vp_check "web1's QEMU user reads its energy_uj" as_user 4242:4343 cat "$VP_MNT/web1/intel-rapl:0/energy_uj"
 ! as_user 65534:65534 cat "$VP_MNT/web1/intel-rapl:0/energy_uj" 2>/dev/null
@@ -118,65 +87,20 @@ vp_ok $? "web1's QEMU user cannot read another VM's energy_uj"
 vp_check "anyone reads name and max_energy_range_uj" as_user 65534:65534 cat "$VP_MNT/web1/intel-rapl:0/name" \
   "$VP_MNT/web1/intel-rapl:0/max_energy_range_uj"
 
-# Writes of every kind are refused with EROFS or EACCES, and leave nothing behind.
-python3 - "$VP_MNT" >"$work/writes" 2>&1 <<'PY'
-import errno, os, sys
-m = sys.argv[1]
-f = f"{m}/web1/intel-rapl/intel-rapl:0/energy_uj"
-attempts = {
-    "write energy_uj": lambda: os.open(f, os.O_WRONLY),
-    "truncate": lambda: os.truncate(f, 0),
-    "create": lambda: os.open(f"{m}/web1/new", os.O_CREAT | os.O_WRONLY, 0o644),
-    "mkdir": lambda: os.mkdir(f"{m}/web1/dir"),
-    "mkdir at the root": lambda: os.mkdir(f"{m}/vm-new"),
-    "chmod": lambda: os.chmod(f, 0o666),
-    "chown": lambda: os.chown(f, 0, 0),
-    "setxattr": lambda: os.setxattr(f, "user.x", b"1"),
-    "unlink": lambda: os.unlink(f"{m}/web1/intel-rapl:0"),
-    "rmdir": lambda: os.rmdir(f"{m}/web1/intel-rapl"),
-    "rename": lambda: os.rename(f"{m}/web1", f"{m}/web2"),
-    "symlink": lambda: os.symlink("/etc/passwd", f"{m}/web1/evil"),
-    "utime": lambda: os.utime(f),
-}
-bad = 0
-for what, attempt in attempts.items():
-    try:
-        attempt()
-        print(f"{what}: succeeded"); bad += 1
-    except OSError as e:
-        if e.errno not in (errno.EROFS, errno.EACCES):
-            print(f"{what}: {errno.errorcode.get(e.errno)}"); bad += 1
-sys.exit(bad)
-PY
-vp_ok $? "writes, creates, chmod, chown, setxattr, unlink, rename and symlink get EROFS or EACCES"
-sed 's/^/# /' "$work/writes"
+# Writes of every kind are refused with EROFS or EACCES, and leave nothing behind; the same
+# checks run on the guest agent's tree (tests/agent-channel.sh).
+vp_check "writes, creates, chmod, chown, setxattr, unlink, rename and symlink get EROFS or EACCES" \
+  vp_tree_writes_refused "$VP_MNT/web1"
+mkdir "$VP_MNT/vm-new" 2>/dev/null
+vp_ok $(( $? == 0 )) "no directory can be made at the mount's root"
 
 # Hostile paths: unknown names are ENOENT, nothing leads out of a VM's directory.
-python3 - "$VP_MNT" >"$work/paths" 2>&1 <<'PY'
-import errno, os, sys
-m = sys.argv[1]
-bad = 0
-for path, want in [("web1/intel-rapl:9/energy_uj", errno.ENOENT), ("web1/nope", errno.ENOENT),
-                   ("web1/intel-rapl/intel-rapl:0:0", errno.ENOENT), ("no-such-vm", errno.ENOENT),
-                   ("web1/intel-rapl:0/energy_uj/x", errno.ENOTDIR), ("web1/" + "a" * 300, errno.ENOENT)]:
-    try:
-        os.stat(f"{m}/{path}"); print(f"{path}: exists"); bad += 1
-    except OSError as e:
-        if e.errno != want:
-            print(f"{path}: {errno.errorcode.get(e.errno)}"); bad += 1
-for vm in os.listdir(m):
-    for dirpath, dirnames, filenames in os.walk(f"{m}/{vm}"):
-        for name in dirnames + filenames:
-            p = os.path.join(dirpath, name)
-            if os.path.islink(p):
-                target = os.path.realpath(p)
-                # intel-rapl/subsystem leads to the VM's root itself.
-                if target != f"{m}/{vm}" and not target.startswith(f"{m}/{vm}/"):
-                    print(f"{p} -> {target} leaves {vm}"); bad += 1
-sys.exit(bad)
-PY
-vp_ok $? "unknown names are ENOENT and every symlink stays inside its VM's directory"
-sed 's/^/# /' "$work/paths"
+paths_contained () {
+  local vm
+  [ ! -e "$VP_MNT/no-such-vm" ] || { vp_diag "no-such-vm exists"; return 1; }
+  for vm in "$VP_MNT"/*; do vp_tree_paths_contained "$vm" || return 1; done
+}
+vp_check "unknown names are ENOENT and every symlink stays inside its VM's directory" paths_contained
 
 # sysfs's read semantics (a held file re-read at offset 0, a value read in pieces) are
 # tests/readers.sh's.

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpower-agent: the virtio-serial port org.vpower.0: reading the host's messages into the guest's own tree. */
+#pragma once
+
+#include <glib.h>
+
+#include "shared/vp-tree.h"
+
+#define VP_VIRTIO_PORTS_DIR "/sys/class/virtio-ports"
+
+/* The device of the port named VP_CHANNEL_PORT_NAME, found through
+ * <ports_dir>/<port>/name (udev's /dev/virtio-ports/ link may be missing:
+ * busybox has none), or NULL when the guest has no such port. */
+char *vp_guest_channel_find_port (const char *ports_dir);
+
+typedef struct _VpGuestChannel VpGuestChannel;
+
+/* Reads from device, or when device is NULL, from the port found in
+ * ports_dir, waiting for it to appear (hot-plug). A thread reads and
+ * parses; the tree it keeps is what the agent's FUSE mount serves.
+ * status_file, when set, gets the counts below after every message. */
+VpGuestChannel *vp_guest_channel_start (const char *device, const char *ports_dir, const char *status_file);
+void vp_guest_channel_stop (VpGuestChannel *channel);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpGuestChannel, vp_guest_channel_stop)
+
+/* The current tree, a new reference (a VpFuseGetTree): one VM's directory,
+ * empty before the first message, the last good values ever after. */
+VpTree *vp_guest_channel_tree (gpointer channel);
+
+typedef struct {
+  guint64 messages;        /* applied */
+  guint64 refused;         /* damaged, malformed or replayed */
+  guint64 origin_changes;  /* host id or epoch changed (vp_follower_origin_changes) */
+  gboolean connected;      /* the host was there at the last read */
+  gint64 last_message_us;  /* g_get_real_time() of the last applied message, 0: none */
+} VpGuestChannelStats;
+
+void vp_guest_channel_stats (VpGuestChannel *channel, VpGuestChannelStats *out);
