@@ -60,9 +60,12 @@ stop (TreeMount *mount)
   g_message ("stopping: unmounting the tree");
   vp_sd_notify ("STOPPING=1");
   g_autoptr (GError) error = NULL;
+  /* The sysfs bind first, then the tree (a lazy unmount if files are open). */
   if (!vp_share_umount (mount->config, &error))
-    g_warning ("%s", error->message);
-  vp_fuse_detach (mount->fuse);
+    {
+      g_warning ("%s", error->message);
+      vp_fuse_detach (mount->fuse);
+    }
   g_timeout_add (DRAIN_TIMEOUT_MS, on_drain_timeout, mount);
 }
 
