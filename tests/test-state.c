@@ -307,10 +307,18 @@ test_origin_seed_survives (void)
   g_autoptr (VpSample) restored_sample = NULL;
   g_assert_true (load (path, restored, "boot-b", &restored_sample));
   g_assert_cmpuint (vp_ledger_lookup_vm (restored, vm->uuid)->origin_seed, ==, vm->origin_seed);
+  /* The epoch is kept too: the guest sees the same counters go on. */
+  g_assert_cmpuint (vp_ledger_lookup_vm (restored, vm->uuid)->epoch, ==, vm->epoch);
   /* A VM new to this run is seeded by this run's key. */
   VpVmLedger *newcomer = vp_ledger_vm (restored, "0b5d6c1e-0000-4000-8000-000000000009", "new");
   g_assert_cmpuint (newcomer->origin_seed, !=, 0);
   g_assert_cmpuint (newcomer->origin_seed, !=, vm->origin_seed);
+  g_assert_cmpuint (newcomer->epoch, !=, 0);
+  g_assert_cmpuint (newcomer->epoch, !=, vm->epoch);
+  /* Forgotten and back, its counters begin anew: so does its epoch. */
+  guint64 old_epoch = newcomer->epoch;
+  g_hash_table_remove (restored->vms, "0b5d6c1e-0000-4000-8000-000000000009");
+  g_assert_cmpuint (vp_ledger_vm (restored, "0b5d6c1e-0000-4000-8000-000000000009", "new")->epoch, !=, old_epoch);
   remove_dir (dir);
 }
 
@@ -340,14 +348,18 @@ test_version_1_loads_without_origins (void)
   g_assert_cmpuint (vm->zones[0].total_uj, ==, 4242);
   g_assert_cmpuint (vm->origin_seed, ==, 0);
 
-  /* Saved again, it is format 2 and keeps "no origin". */
+  /* It gets an epoch (format 1 and 2 had none): a guest's counters start from it. */
+  g_assert_cmpuint (vm->epoch, !=, 0);
+
+  /* Saved again, it is format 3 and keeps "no origin" and the epoch. */
   g_assert_true (save (path, restored, NULL, "b", TRUE));
   g_autofree char *saved = NULL;
   g_assert_true (g_file_get_contents (path, &saved, NULL, NULL));
-  g_assert_true (g_str_has_prefix (saved, "vpowerd-state 2\n"));
+  g_assert_true (g_str_has_prefix (saved, "vpowerd-state 3\n"));
   g_autoptr (VpLedger) again = vp_ledger_new (3, keys);
   g_assert_true (load (path, again, "b", &restored_sample));
   g_assert_cmpuint (vp_ledger_lookup_vm (again, vm->uuid)->origin_seed, ==, 0);
+  g_assert_cmpuint (vp_ledger_lookup_vm (again, vm->uuid)->epoch, ==, vm->epoch);
   g_assert_cmpuint (vp_ledger_lookup_vm (again, vm->uuid)->zones[0].total_uj, ==, 4242);
   remove_dir (dir);
 }

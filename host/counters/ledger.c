@@ -60,6 +60,7 @@ vp_ledger_vm (VpLedger *ledger, const char *uuid, const char *name)
       vm = g_new0 (VpVmLedger, 1);
       vm->uuid = g_strdup (uuid);
       vm->origin_seed = ledger->origin_key ? vp_counter_origin_seed (ledger->origin_key, uuid) : 0;
+      vm->epoch = vp_counter_origin_key_new ();   /* any random nonzero value */
       vm->zones = g_new0 (VpCounter, ledger->n_zones);
       g_hash_table_insert (ledger->vms, vm->uuid, vm);
     }

@@ -23,6 +23,10 @@ typedef struct {
    * VM, kept in the state file; 0 for counters saved before origins
    * existed, which go on from where they were. Totals ignore it. */
   guint64 origin_seed;
+  /* Random and never 0, chosen when the VM's counters begin here and kept
+   * with them: it changes exactly when they start anew (state lost, VM
+   * forgotten and back), which the channel tells the guest (issue #12). */
+  guint64 epoch;
   VpCounter *zones;       /* per host zone */
   guint64 cpu_ns_total;   /* CPU time counted for this VM since its counters began */
   guint64 last_cpu_ns;    /* CPU time in the last tick */

@@ -4,13 +4,13 @@
  * The file is line-oriented text, one record per line, ending with a checksum
  * of everything before it, so a torn or truncated write is always detected:
  *
- *   vpowerd-state 2
+ *   vpowerd-state 3
  *   seq <n>                        save number: the newest valid file wins
  *   boot <boot_id>                 kernel boot id at the time of the sample
  *   mono <ns>                      CLOCK_MONOTONIC of the sample
  *   zone <key> <raw> <accounted> <host_total> <host_carry> <unatt_total> <unatt_carry>
  *   cpu <n> <busy_ns> <total_ns>
- *   vm <uuid> <cpu_ns_total> <origin_seed> <name, C-escaped>
+ *   vm <uuid> <cpu_ns_total> <origin_seed> <epoch> <name, C-escaped>
  *   vmzone <uuid> <key> <total> <carry>
  *   proc <uuid> <pid> <start_ticks> [<tid>:<cpu>:<runtime_ns> ...]
  *   libvirtcpu <uuid> <ns>
@@ -26,7 +26,9 @@
  *                   fsync, rename, fsync of the directory. What a power loss
  *                   falls back to.
  * Version 1 files (before counter origins, issue #11) have no origin_seed;
- * their VMs keep counting from where they were, with no origin.
+ * their VMs keep counting from where they were, with no origin. Version 2
+ * files (before the channel, issue #12) have no epoch: their VMs get a new
+ * one, which a guest's agent (none read the old files) takes as a start.
  * The loader takes the valid file with the highest seq. Numbers are
  * formatted by hand and the checksum is FNV-1a: the threat is a crash, not
  * an adversary who can write the state directory.
@@ -49,7 +51,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define STATE_MAGIC "vpowerd-state 2\n"
+#define STATE_MAGIC "vpowerd-state 3\n"
+#define STATE_MAGIC_V2 "vpowerd-state 2\n"   /* read, never written */
 #define STATE_MAGIC_V1 "vpowerd-state 1\n"   /* read, never written */
 #define CHECKSUM_TAG "fnv1a64 "
 
@@ -167,6 +170,7 @@ format_state (GString *out, guint64 seq, const VpLedger *ledger, const VpSample 
       put_word (out, vm->uuid);
       put_u64 (out, vm->cpu_ns_total);
       put_u64 (out, vm->origin_seed);
+      put_u64 (out, vm->epoch);
       put_word (out, name);
       g_string_append_c (out, '\n');
       for (guint z = 0; z < ledger->n_zones; z++)
@@ -368,7 +372,7 @@ typedef struct {
   guint64 seq;
   guint zones_matched;
   GPtrArray *dropped_zones;
-  gboolean version1;      /* no origin seeds */
+  guint version;          /* 1: no origin seeds; 2: no epochs */
 } Loader;
 
 static gboolean
@@ -415,17 +419,20 @@ load_cpu (Loader *loader, char **f)
 static gboolean
 load_vm (Loader *loader, const char *line)
 {
-  /* vm <uuid> <cpu_ns_total> [<origin_seed>] <name...>: the name may hold spaces. */
-  guint fields = loader->version1 ? 4 : 5;
+  /* vm <uuid> <cpu_ns_total> [<origin_seed> [<epoch>]] <name...>: the name may hold spaces. */
+  guint fields = loader->version + 3;
   g_auto (GStrv) f = g_strsplit (line, " ", (gint) fields);
-  guint64 cpu_ns, seed = 0;
+  guint64 cpu_ns, seed = 0, epoch = 0;
   if (g_strv_length (f) != fields || !g_uuid_string_is_valid (f[1]) || !parse_u64 (f[2], &cpu_ns) ||
-      (!loader->version1 && !parse_u64 (f[3], &seed)))
+      (loader->version >= 2 && !parse_u64 (f[3], &seed)) ||
+      (loader->version >= 3 && (!parse_u64 (f[4], &epoch) || epoch == 0)))
     return FALSE;
   g_autofree char *name = g_strcompress (f[fields - 1]);
   VpVmLedger *vm = vp_ledger_vm (loader->ledger, f[1], name);
   vm->cpu_ns_total = cpu_ns;
   vm->origin_seed = seed;
+  if (epoch)
+    vm->epoch = epoch;
   return TRUE;
 }
 
@@ -476,8 +483,9 @@ parse_state (const char *path, const char *content, gsize length, Loader *loader
 {
   /* Verify the checksum before trusting any line. */
   const char *tail = g_strrstr_len (content, (gssize) length, "\n" CHECKSUM_TAG);
-  loader->version1 = g_str_has_prefix (content, STATE_MAGIC_V1);
-  if (!(g_str_has_prefix (content, STATE_MAGIC) || loader->version1) || !tail || content[length - 1] != '\n')
+  loader->version = g_str_has_prefix (content, STATE_MAGIC) ? 3 : g_str_has_prefix (content, STATE_MAGIC_V2) ? 2
+                    : g_str_has_prefix (content, STATE_MAGIC_V1) ? 1 : 0;
+  if (loader->version == 0 || !tail || content[length - 1] != '\n')
     {
       g_set_error (error, VP_ERROR, VP_ERROR_PARSE, "%s is truncated or not a vpowerd state file", path);
       return FALSE;
