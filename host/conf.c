@@ -68,6 +68,7 @@ static const VpOption vp_options[] = {
   OPT ("no-mount", 0, NULL, "run without the FUSE tree: HTTP and the control socket only, in one process", vp_option_parse_bool, no_mount),
   OPT ("runtime-dir", 0, "DIR", "lock file, control socket and the libvirt hook's socket (default " VP_DEFAULT_RUNTIME_DIR ")", vp_option_parse_string, runtime_dir),
   OPT ("listen", 0, "ADDR:PORT", "HTTP endpoint (default 127.0.0.1:" G_STRINGIFY (VPOWERD_DEFAULT_PORT) ")", parse_listen, listen_host),
+  OPT ("host-id", 0, "ID", "this host's id in channel messages: letters, digits, . _ : - (default: /etc/machine-id)", vp_option_parse_string, host_id),
   OPT_SECONDS ("save-interval", "how often the state file is flushed to disk (default 60)", save_interval_s),
   OPT_WATTS ("model-idle-watts", "model sensor: package power when idle (default 20)", model_idle_watts),
   OPT_WATTS ("model-max-watts", "model sensor: package power when fully busy (default 120)", model_max_watts),
@@ -121,6 +122,7 @@ vp_config_free (VpConfig *config)
   g_free (config->mount);
   g_free (config->runtime_dir);
   g_free (config->listen_host);
+  g_free (config->host_id);
   g_free (config);
 }
 

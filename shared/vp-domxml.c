@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* vpower: the few facts vpower needs from a libvirt domain XML (name, UUID, DAC owner, shares).
+/* vpower: the few facts vpower needs from a libvirt domain XML (name, UUID, DAC owner, shares, channel).
  *
  * GMarkup is enough for libvirt's XML (no DTD, no entities beyond the
  * predefined ones) and keeps libxml2 out of the hook, which must be small
@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "shared/vp-domxml.h"
+#include "shared/vp-channel.h"
 #include "shared/vp-error.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@ vp_domain_xml_free (VpDomainXml *xml)
     return;
   g_free (xml->name);
   g_free (xml->uuid);
+  g_free (xml->channel_path);
   g_clear_pointer (&xml->filesystems, g_ptr_array_unref);
   g_free (xml);
 }
@@ -138,6 +140,12 @@ typedef struct {
   gboolean shared_memory;
   GPtrArray *filesystems;
   VpDomainFilesystem *filesystem; /* the <filesystem> being read, in filesystems */
+  gboolean in_unix_channel;
+  char *channel_source;           /* of the <channel> being read */
+  gboolean channel_is_vpower;     /* of the <channel> being read */
+  gboolean has_channel;
+  char *channel_path;
+  gboolean has_virtio_serial;
 } ParseState;
 
 static void
@@ -189,6 +197,23 @@ on_start (GMarkupParseContext *context, const char *element, const char **attr_n
       state->filesystem = g_new0 (VpDomainFilesystem, 1);
       g_ptr_array_add (state->filesystems, state->filesystem);
     }
+  else if (state->depth == 3 && state->in_devices && g_str_equal (element, "controller"))
+    state->has_virtio_serial |= g_strcmp0 (attribute (attr_names, attr_values, "type"), "virtio-serial") == 0;
+  else if (state->depth == 3 && state->in_devices && g_str_equal (element, "channel"))
+    {
+      state->in_unix_channel = g_strcmp0 (attribute (attr_names, attr_values, "type"), "unix") == 0;
+      state->channel_is_vpower = FALSE;
+      g_clear_pointer (&state->channel_source, g_free);
+    }
+  else if (state->depth == 4 && state->in_unix_channel)
+    {
+      const char *path = attribute (attr_names, attr_values, "path");
+      if (g_str_equal (element, "source") && path && !state->channel_source)
+        state->channel_source = g_strdup (path);
+      else if (g_str_equal (element, "target"))
+        state->channel_is_vpower = g_strcmp0 (attribute (attr_names, attr_values, "type"), "virtio") == 0 &&
+                                   g_strcmp0 (attribute (attr_names, attr_values, "name"), VP_CHANNEL_PORT_NAME) == 0;
+    }
   else if (state->depth == 4 && state->filesystem)
     {
       char **field = g_str_equal (element, "driver") ? &state->filesystem->driver
@@ -212,6 +237,17 @@ on_end (GMarkupParseContext *context, const char *element, gpointer user_data, G
     state->in_devices = FALSE;
   else if (state->depth == 3 && g_str_equal (element, "filesystem"))
     state->filesystem = NULL;
+  else if (state->depth == 3 && g_str_equal (element, "channel") && state->in_unix_channel)
+    {
+      /* The first vpower channel counts; libvirt refuses a second one. */
+      if (state->channel_is_vpower && !state->has_channel)
+        {
+          state->has_channel = TRUE;
+          state->channel_path = g_steal_pointer (&state->channel_source);
+        }
+      g_clear_pointer (&state->channel_source, g_free);
+      state->in_unix_channel = FALSE;
+    }
   state->capture = NULL;
   state->depth--;
 }
@@ -238,6 +274,7 @@ vp_domain_xml_parse (const char *text, gssize length, GError **error)
   gboolean ok = g_markup_parse_context_parse (context, text, length, &local) &&
                 g_markup_parse_context_end_parse (context, &local);
   g_autoptr (GString) name = state.name, uuid = state.uuid, label = state.label;
+  g_autofree char *channel_source = state.channel_source, *channel_path = state.channel_path;
 
   if (!ok)
     {
@@ -254,6 +291,9 @@ vp_domain_xml_parse (const char *text, gssize length, GError **error)
   xml->uuid = g_ascii_strdown (g_strstrip (uuid->str), -1);
   xml->shared_memory = state.shared_memory;
   xml->filesystems = g_steal_pointer (&filesystems);
+  xml->has_channel = state.has_channel;
+  xml->channel_path = g_steal_pointer (&channel_path);
+  xml->has_virtio_serial = state.has_virtio_serial;
   if (label && !state.dac_none)
     {
       g_autoptr (GError) label_error = NULL;

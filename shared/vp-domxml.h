@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* vpower: the few facts vpower needs from a libvirt domain XML (name, UUID, DAC owner, shares). */
+/* vpower: the few facts vpower needs from a libvirt domain XML (name, UUID, DAC owner, shares, channel). */
 #pragma once
 
 #include <glib.h>
@@ -21,6 +21,12 @@ typedef struct {
   gid_t gid;
   gboolean shared_memory; /* <memoryBacking><access mode='shared'/>: virtiofs needs it */
   GPtrArray *filesystems; /* VpDomainFilesystem *, in document order */
+  /* The vpower channel: <channel type='unix'> with <target type='virtio'
+   * name='org.vpower.0'>. libvirt fills in its socket's path in the live
+   * XML of a running domain (real-components.md). */
+  gboolean has_channel;
+  char *channel_path;     /* <source path>, or NULL */
+  gboolean has_virtio_serial; /* a <controller type='virtio-serial'>: a channel can be hot-plugged */
 } VpDomainXml;
 
 void vp_domain_xml_free (VpDomainXml *xml);

@@ -276,6 +276,46 @@ test_served_announced (void)
   g_assert_cmpstr (published, ==, "1234567\n");
 }
 
+/* The channel's socket path comes from the live XML; only the vpower port counts. */
+static void
+test_domain_xml_channel (void)
+{
+#define DOMAIN_HEAD "<domain><name>vm1</name><uuid>aaaaaaaa-0000-4000-8000-000000000001</uuid><devices>"
+  static const struct {
+    const char *devices;
+    gboolean has_channel;
+    const char *path;
+    gboolean has_controller;
+  } cases[] = {
+    /* A running domain's live XML, as libvirt 9.0 writes it. */
+    { "<controller type='virtio-serial' index='0'/>"
+      "<channel type='unix'><source mode='bind' path='/var/lib/libvirt/qemu/channel/target/domain-3-vm1/org.qemu.guest_agent.0'/>"
+      "<target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+      "<channel type='unix'><source mode='bind' path='/var/lib/libvirt/qemu/channel/target/domain-3-vm1/org.vpower.0'/>"
+      "<target type='virtio' name='org.vpower.0' state='connected'/><alias name='channel1'/></channel>",
+      TRUE, "/var/lib/libvirt/qemu/channel/target/domain-3-vm1/org.vpower.0", TRUE },
+    /* Inactive: libvirt picks the path at start. */
+    { "<channel type='unix'><source mode='bind'/><target type='virtio' name='org.vpower.0'/></channel>", TRUE, NULL, FALSE },
+    /* Not ours: another name, a pty, a guestfwd. */
+    { "<controller type='usb'/><channel type='unix'><source mode='bind' path='/x'/><target type='virtio' name='org.other'/></channel>"
+      "<channel type='pty'><target type='virtio' name='org.vpower.0'/></channel>"
+      "<channel type='unix'><source path='/y'/><target type='guestfwd' name='org.vpower.0'/></channel>",
+      FALSE, NULL, FALSE },
+    { "", FALSE, NULL, FALSE },
+  };
+  for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      g_autofree char *text = g_strconcat (DOMAIN_HEAD, cases[c].devices, "</devices></domain>", NULL);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (VpDomainXml) xml = vp_domain_xml_parse (text, -1, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (xml->has_channel, ==, cases[c].has_channel);
+      g_assert_cmpstr (xml->channel_path, ==, cases[c].path);
+      g_assert_cmpint (xml->has_virtio_serial, ==, cases[c].has_controller);
+    }
+#undef DOMAIN_HEAD
+}
+
 int
 main (int argc, char **argv)
 {
@@ -284,6 +324,7 @@ main (int argc, char **argv)
   g_test_add_func ("/publication/garbage", test_garbage);
   g_test_add_func ("/publication/shm", test_shm);
   g_test_add_func ("/publication/domain-xml", test_domain_xml);
+  g_test_add_func ("/publication/domain-xml/channel", test_domain_xml_channel);
   g_test_add_func ("/publication/served/announced", test_served_announced);
   return g_test_run ();
 }

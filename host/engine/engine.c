@@ -19,6 +19,7 @@
 #include "host/sense/sample.h"
 #include "host/sense/sensor.h"
 #include "host/counters/state.h"
+#include "host/channel/channel.h"
 #include "shared/vp-counter.h"
 #include "shared/vp-error.h"
 
@@ -50,6 +51,7 @@ struct _VpEngine {
   VpTopology *topology;
   VpSensor *sensor;
   VpInventory *inventory;
+  VpChannels *channels;
   VpLedger *ledger;
   VpSample *prev;
   GArray *view;               /* VpViewZone */
@@ -173,6 +175,7 @@ vp_engine_free (VpEngine *engine)
 {
   if (!engine)
     return;
+  vp_channels_free (engine->channels);
   vp_inventory_free (engine->inventory);
   vp_sensor_free (engine->sensor);
   vp_topology_free (engine->topology);
@@ -196,7 +199,7 @@ vp_engine_free (VpEngine *engine)
   g_free (engine);
 }
 
-static void publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double interval_s);
+static void publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double interval_s, gint64 tick_started_us);
 
 VpEngine *
 vp_engine_new (const VpConfig *config, gboolean persist, guint64 origin_key, GError **error)
@@ -252,11 +255,14 @@ vp_engine_new (const VpConfig *config, gboolean persist, guint64 origin_key, GEr
   engine->inventory = vp_inventory_open (config, error);
   if (!engine->inventory)
     return NULL;
+  engine->channels = vp_channels_new (config->host_id, error);
+  if (!engine->channels)
+    return NULL;
 
   /* Publish the restored counters at once, so readers never see less than
    * what was published before a restart. */
   g_autoptr (GPtrArray) none = g_ptr_array_new ();
-  publish (engine, none, NULL, 0);
+  publish (engine, none, NULL, 0, 0);
   return g_steal_pointer (&engine);
 }
 
@@ -510,7 +516,7 @@ fill_vm_snapshot (VpEngine *engine, VpVmSnapshot *vm, const VpVmLedger *ledger_v
 }
 
 static void
-publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double interval_s)
+publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double interval_s, gint64 tick_started_us)
 {
   VpSnapshot *snapshot = vp_snapshot_new ();
   VpLedger *ledger = engine->ledger;
@@ -530,8 +536,6 @@ publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double
   snapshot->topology = g_strdup (vp_topology_to_string (engine->topology_mode));
   snapshot->inventory = g_strdup (vp_inventory_kind (engine->inventory));
   snapshot->libvirt_connected = vp_inventory_connected (engine->inventory);
-  snapshot->tick_duration_s = engine->tick_duration_s;
-  snapshot->tick_duration_total_s = engine->tick_duration_total_s;
   snapshot->sensor_errors = engine->sensor_errors;
   snapshot->state_save_errors = engine->state_save_errors;
 
@@ -612,6 +616,23 @@ publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double
         }
       g_ptr_array_add (snapshot->vms, vm);
     }
+  /* Before the snapshot is shared: sending sets each VM's channel state. */
+  vp_channels_send (engine->channels, snapshot, vms, snapshot->vm_storage, vm_ledgers);
+  VpChannelStats channel_stats;
+  vp_channels_stats (engine->channels, &channel_stats);
+  snapshot->host_id = g_strdup (vp_channels_host_id (engine->channels));
+  snapshot->channel_sent = channel_stats.sent;
+  snapshot->channel_dropped = channel_stats.dropped;
+  snapshot->channel_connects = channel_stats.connects;
+  snapshot->channels_connected = channel_stats.connected;
+  /* The tick's duration covers all its work, the channels' sends included. */
+  if (tick_started_us)
+    {
+      engine->tick_duration_s = (g_get_monotonic_time () - tick_started_us) / 1e6;
+      engine->tick_duration_total_s += engine->tick_duration_s;
+    }
+  snapshot->tick_duration_s = engine->tick_duration_s;
+  snapshot->tick_duration_total_s = engine->tick_duration_total_s;
   g_ptr_array_sort (snapshot->vms, compare_vm_name);
 
   g_mutex_lock (&engine->lock);
@@ -712,7 +733,5 @@ vp_engine_tick (VpEngine *engine)
   vp_engine_save (engine, durable, &save_error);
   note_error (&engine->last_save_error, "state", save_error);
 
-  engine->tick_duration_s = (g_get_monotonic_time () - started_us) / 1e6;
-  engine->tick_duration_total_s += engine->tick_duration_s;
-  publish (engine, vms, vm_ledgers, interval_s);
+  publish (engine, vms, vm_ledgers, interval_s, started_us);
 }

@@ -106,6 +106,15 @@ vp_snapshot_metrics (const VpSnapshot *s, gsize *length)
   vp_promtext_sample (text, s->libvirt_connected, NULL);
   vp_promtext_family (text, "vpower_vms", "gauge", "VMs known to vpowerd");
   vp_promtext_sample (text, s->vms->len, NULL);
+  vp_promtext_family (text, "vpower_channel_messages_sent_total", "counter", "Channel messages written whole to a VM's socket");
+  vp_promtext_sample (text, (double) s->channel_sent, NULL);
+  vp_promtext_family (text, "vpower_channel_messages_dropped_total", "counter",
+                      "Channel messages a full or closed socket did not take (a guest not reading)");
+  vp_promtext_sample (text, (double) s->channel_dropped, NULL);
+  vp_promtext_family (text, "vpower_channel_connections_total", "counter", "Connections made to VMs' channel sockets");
+  vp_promtext_sample (text, (double) s->channel_connects, NULL);
+  vp_promtext_family (text, "vpower_channels_connected", "gauge", "VMs whose channel socket is connected");
+  vp_promtext_sample (text, (double) s->channels_connected, NULL);
 
   return vp_promtext_steal (g_steal_pointer (&text), length);
 }

@@ -31,6 +31,8 @@ typedef struct {
   /* Owned by the event thread. */
   GHashTable *domains;      /* uuid -> VpVmInfo */
   int lifecycle_callback;
+  int device_added_callback;     /* a channel hot-plugged: its socket appears */
+  int device_removed_callback;
   int reconnect_timer;
   int reconnect_delay_ms;
 
@@ -81,13 +83,17 @@ read_qemu_pid (LibvirtInventory *inventory, const char *name)
   return (int) pid;
 }
 
-/* The user and group QEMU runs as, from the domain's DAC <seclabel>: a
- * running domain's live XML has the label libvirt chose (qemu.conf user or a
- * static per-domain label); an inactive one only has a static label. The VM's
- * files are owned by them so that QEMU's 9p backend can read energy_uj and
- * nobody else can (design.md). Unknown means root. */
+/* What the domain's XML says of it:
+ * - The user and group QEMU runs as, from the domain's DAC <seclabel>: a
+ *   running domain's live XML has the label libvirt chose (qemu.conf user or
+ *   a static per-domain label); an inactive one only has a static label. The
+ *   VM's files are owned by them so that QEMU's 9p backend can read energy_uj
+ *   and nobody else can (design.md). Unknown means root.
+ * - The vpower channel and, while the domain runs, its socket: libvirt picks
+ *   a new path at every start, restore and incoming migration, so it is read
+ *   again at each of those events (real-components.md). */
 static void
-read_owner (virDomainPtr domain, VpVmInfo *vm)
+read_domain_xml (virDomainPtr domain, VpVmInfo *vm)
 {
   g_autofree char *text = virDomainGetXMLDesc (domain, 0);
   g_autoptr (GError) error = NULL;
@@ -96,6 +102,11 @@ read_owner (virDomainPtr domain, VpVmInfo *vm)
     {
       vm->uid = xml->uid;
       vm->gid = xml->gid;
+    }
+  if (xml)
+    {
+      vm->has_channel = xml->has_channel;
+      vm->channel_path = g_str_equal (vm->state, "shutoff") ? NULL : g_strdup (xml->channel_path);
     }
   else if (!text || !xml)
     g_debug ("libvirt: %s: no usable domain XML (%s); its files stay root's", vm->name,
@@ -112,11 +123,7 @@ publish (LibvirtInventory *inventory, gboolean complete)
   g_hash_table_iter_init (&iter, inventory->domains);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
-      VpVmInfo *vm = value;
-      VpVmInfo *copy = vp_vm_info_new (vm->name, vm->uuid, vm->state, vm->pid);
-      copy->uid = vm->uid;
-      copy->gid = vm->gid;
-      g_ptr_array_add (list, copy);
+      g_ptr_array_add (list, vp_vm_info_copy (value));
     }
   g_mutex_lock (&inventory->lock);
   g_ptr_array_unref (inventory->published);
@@ -152,7 +159,7 @@ refresh_domain (LibvirtInventory *inventory, virConnectPtr conn, const char *uui
   else if (!g_str_equal (old->state, state_name))
     g_message ("libvirt: domain %s is %s", name, state_name);
   VpVmInfo *vm = vp_vm_info_new (name, uuid, state_name, pid);
-  read_owner (domain, vm);
+  read_domain_xml (domain, vm);
   g_hash_table_replace (inventory->domains, vm->uuid, vm);
 }
 
@@ -168,6 +175,19 @@ on_lifecycle (virConnectPtr conn, virDomainPtr domain, int event, int detail, vo
   refresh_domain (inventory, conn, uuid);
   publish (inventory, TRUE);
   return 0;
+}
+
+/* A device attached or detached live: the channel's socket may have come or gone. */
+static void
+on_device_event (virConnectPtr conn, virDomainPtr domain, const char *alias, void *opaque)
+{
+  LibvirtInventory *inventory = opaque;
+  char uuid[VIR_UUID_STRING_BUFLEN];
+  if (virDomainGetUUIDString (domain, uuid) < 0)
+    return;
+  g_debug ("libvirt: device %s added or removed in %s", alias, virDomainGetName (domain));
+  refresh_domain (inventory, conn, uuid);
+  publish (inventory, TRUE);
 }
 
 static gboolean
@@ -220,9 +240,14 @@ release_connection (LibvirtInventory *inventory, virConnectPtr conn)
 {
   if (!conn)
     return;
-  if (inventory->lifecycle_callback >= 0)
-    virConnectDomainEventDeregisterAny (conn, inventory->lifecycle_callback);
-  inventory->lifecycle_callback = -1;
+  int *callbacks[] = { &inventory->lifecycle_callback, &inventory->device_added_callback,
+                       &inventory->device_removed_callback };
+  for (gsize i = 0; i < G_N_ELEMENTS (callbacks); i++)
+    {
+      if (*callbacks[i] >= 0)
+        virConnectDomainEventDeregisterAny (conn, *callbacks[i]);
+      *callbacks[i] = -1;
+    }
   virConnectUnregisterCloseCallback (conn, on_close);
   virConnectClose (conn);
 }
@@ -249,6 +274,12 @@ try_connect (LibvirtInventory *inventory, GError **error)
       virConnectClose (conn);
       return FALSE;
     }
+  inventory->device_added_callback =
+    virConnectDomainEventRegisterAny (conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
+                                      VIR_DOMAIN_EVENT_CALLBACK (on_device_event), inventory, NULL);
+  inventory->device_removed_callback =
+    virConnectDomainEventRegisterAny (conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+                                      VIR_DOMAIN_EVENT_CALLBACK (on_device_event), inventory, NULL);
   /* Local drivers (test://) have no close callback; remote ones do. */
   if (virConnectRegisterCloseCallback (conn, on_close, inventory, NULL) < 0)
     g_debug ("libvirt: %s has no close callback", inventory->uri);
@@ -371,6 +402,8 @@ vp_inventory_libvirt_open (const char *uri, GError **error)
   inventory->domains = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) vp_vm_info_free);
   inventory->published = g_ptr_array_new_with_free_func ((GDestroyNotify) vp_vm_info_free);
   inventory->lifecycle_callback = -1;
+  inventory->device_added_callback = -1;
+  inventory->device_removed_callback = -1;
   inventory->reconnect_timer = -1;
   inventory->reconnect_delay_ms = RECONNECT_MIN_MS;
   g_mutex_init (&inventory->lock);

@@ -5,6 +5,7 @@
  *   uuid=0b5d6c1e-...
  *   pid=12345
  *   owner=+64055:+64055     (optional: the QEMU user, as a libvirt DAC label)
+ *   channel=/path/to/socket (optional: the VM's channel socket, org.vpower.0)
  *
  * The file is re-read when its modification time changes, so VMs can be
  * added and removed without a restart. A file that turns bad keeps the last
@@ -49,7 +50,8 @@ parse_file (const char *path, GError **error)
         }
       g_auto (GStrv) keys = g_key_file_get_keys (keyfile, *name, NULL, NULL);
       for (char **key = keys; *key; key++)
-        if (!g_str_equal (*key, "uuid") && !g_str_equal (*key, "pid") && !g_str_equal (*key, "owner"))
+        if (!g_str_equal (*key, "uuid") && !g_str_equal (*key, "pid") && !g_str_equal (*key, "owner") &&
+            !g_str_equal (*key, "channel"))
           {
             g_set_error (error, VP_ERROR, VP_ERROR_CONFIG,
                          "static inventory %s: unknown key '%s' in [%s]", path, *key, *name);
@@ -90,6 +92,8 @@ parse_file (const char *path, GError **error)
       VpVmInfo *vm = vp_vm_info_new (*name, uuid, pid ? "running" : "shutoff", pid);
       vm->uid = uid;
       vm->gid = gid;
+      vm->channel_path = g_key_file_get_string (keyfile, *name, "channel", NULL);
+      vm->has_channel = vm->channel_path != NULL;
       g_ptr_array_add (vms, vm);
     }
   return g_steal_pointer (&vms);

@@ -20,11 +20,23 @@ vp_vm_info_new (const char *name, const char *uuid, const char *state, int pid)
   return vm;
 }
 
+VpVmInfo *
+vp_vm_info_copy (const VpVmInfo *vm)
+{
+  VpVmInfo *copy = vp_vm_info_new (vm->name, vm->uuid, vm->state, vm->pid);
+  copy->uid = vm->uid;
+  copy->gid = vm->gid;
+  copy->has_channel = vm->has_channel;
+  copy->channel_path = g_strdup (vm->channel_path);
+  return copy;
+}
+
 void
 vp_vm_info_free (VpVmInfo *vm)
 {
   if (!vm)
     return;
+  g_free (vm->channel_path);
   g_free (vm->name);
   g_free (vm->uuid);
   g_free (vm->state);

@@ -15,9 +15,12 @@ typedef struct {
   int pid;          /* the QEMU process, 0 when not running or unknown */
   uid_t uid;        /* who QEMU runs as (libvirt's DAC label); root when unknown */
   gid_t gid;
+  gboolean has_channel; /* the domain has the vpower channel (vpowerctl attach --channel) */
+  char *channel_path;   /* its socket while running (from the live XML), or NULL */
 } VpVmInfo;
 
 VpVmInfo *vp_vm_info_new (const char *name, const char *uuid, const char *state, int pid);
+VpVmInfo *vp_vm_info_copy (const VpVmInfo *vm);
 void vp_vm_info_free (VpVmInfo *vm);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpVmInfo, vp_vm_info_free)
 gboolean vp_vm_info_is_running (const VpVmInfo *vm);

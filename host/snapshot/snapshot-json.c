@@ -63,6 +63,10 @@ vp_snapshot_json_host_members (JsonBuilder *b, const VpSnapshot *s)
   json_builder_add_double_value (b, s->real_us / 1e6);
   json_builder_set_member_name (b, "vms");
   json_builder_add_int_value (b, s->vms->len);
+  json_builder_set_member_name (b, "host_id");
+  json_builder_add_string_value (b, s->host_id ? s->host_id : "");
+  json_builder_set_member_name (b, "channels_connected");
+  json_builder_add_int_value (b, (gint64) s->channels_connected);
   json_builder_set_member_name (b, "zones");
   json_builder_begin_array (b);
   for (guint i = 0; i < s->zones->len; i++)
@@ -97,6 +101,9 @@ vp_snapshot_json_vm_members (JsonBuilder *b, const VpVmSnapshot *vm)
   json_builder_add_double_value (b, vm->cpu_ns_total / 1e9);
   json_builder_set_member_name (b, "cpu_share");
   json_builder_add_double_value (b, vm->cpu_share);
+  /* The virtio-serial channel (issue #12): wired, and this tick's message delivered to its socket. */
+  json_builder_set_member_name (b, "channel");
+  json_builder_add_string_value (b, !vm->has_channel ? "none" : vm->channel_connected ? "connected" : "waiting");
   json_builder_set_member_name (b, "zones");
   json_builder_begin_array (b);
   for (guint z = 0; z < vm->n_zones; z++)

@@ -20,6 +20,7 @@ snapshot_clear (gpointer data)
   VpSnapshot *snapshot = data;
   g_free (snapshot->sensor);
   g_free (snapshot->policy);
+  g_free (snapshot->host_id);
   g_free (snapshot->topology);
   g_free (snapshot->inventory);
   g_array_unref (snapshot->zones);

@@ -34,6 +34,8 @@ typedef struct {
   gboolean owner_known;         /* FALSE for VMs only the state file knows */
   guint64 cpu_ns_total;
   double cpu_share;             /* VM CPU time / host busy CPU time, last tick */
+  gboolean has_channel;         /* the domain has the vpower channel */
+  gboolean channel_connected;   /* this tick's message went to its socket */
   guint n_zones;
   VpZoneSnapshot *zones;        /* in the VM's layout (mirror/aggregate) */
 } VpVmSnapshot;
@@ -60,6 +62,11 @@ typedef struct {
   double tick_duration_total_s;
   guint64 sensor_errors;
   guint64 state_save_errors;
+  char *host_id;                /* as told to guests over the channel */
+  guint64 channel_sent;         /* channel messages, host/channel/channel.c */
+  guint64 channel_dropped;
+  guint64 channel_connects;
+  guint64 channels_connected;
 } VpSnapshot;
 
 VpSnapshot *vp_snapshot_new (void);
