@@ -140,7 +140,7 @@ take_messages (VpGuestChannel *channel)
   g_mutex_unlock (&channel->lock);
   vp_tree_unref (old);
   if (first)
-    g_message ("channel: the first message from the host arrived; the tree holds %u zones", publication->n_zones);
+    g_message ("channel: the first message from the host arrived (zones: %u)", publication->n_zones);
   write_status (channel, &stats);
 }
 

@@ -109,8 +109,8 @@ vp_share_libvirt_xml (const char *tag)
 {
   /* The guest cannot know its libvirt name; on the host, `vpowerctl xml`
    * prints the exact element, and `vpowerctl attach` adds it. */
-  g_autofree char *nine_p = vp_share_filesystem_xml (VP_SHARE_9P, "/var/lib/vpower/DOMAIN", tag);
-  g_autofree char *virtiofs = vp_share_filesystem_xml (VP_SHARE_VIRTIOFS, "/var/lib/vpower/DOMAIN", tag);
+  g_autofree char *nine_p = vp_share_device_xml (VP_SHARE_9P, "/var/lib/vpower/DOMAIN", tag);
+  g_autofree char *virtiofs = vp_share_device_xml (VP_SHARE_VIRTIOFS, "/var/lib/vpower/DOMAIN", tag);
   /* No "--" inside an XML comment (XML 1.0, section 2.5). */
   return g_strdup_printf ("<!-- 9p: add to <devices> (virsh edit DOMAIN, or on the host: vpowerctl attach),\n"
                           "     then restart the VM -->\n%s\n"

@@ -7,11 +7,12 @@
 #include "config.h"
 
 #include "shared/vp-share-xml.h"
+#include "shared/vp-channel.h"
 
 const char *
 vp_share_transport_name (VpShareTransport transport)
 {
-  return transport == VP_SHARE_VIRTIOFS ? "virtiofs" : "9p";
+  return transport == VP_SHARE_VIRTIOFS ? "virtiofs" : transport == VP_SHARE_CHANNEL ? "channel" : "9p";
 }
 
 gboolean
@@ -21,14 +22,25 @@ vp_share_transport_parse (const char *name, VpShareTransport *transport)
     *transport = VP_SHARE_9P;
   else if (g_strcmp0 (name, "virtiofs") == 0)
     *transport = VP_SHARE_VIRTIOFS;
+  else if (g_strcmp0 (name, "channel") == 0)
+    *transport = VP_SHARE_CHANNEL;
   else
     return FALSE;
   return TRUE;
 }
 
 char *
-vp_share_filesystem_xml (VpShareTransport transport, const char *source_dir, const char *tag)
+vp_share_device_xml (VpShareTransport transport, const char *source_dir, const char *tag)
 {
+  /* No path: libvirt picks one per start, restore and migration. A fixed
+   * path breaks migration: the destination binds it, then the exiting
+   * source unlinks it (real-components.md). libvirt adds the virtio-serial
+   * controller the channel needs. */
+  if (transport == VP_SHARE_CHANNEL)
+    return g_strdup ("<channel type='unix'>\n"
+                     "  <source mode='bind'/>\n"
+                     "  <target type='virtio' name='" VP_CHANNEL_PORT_NAME "'/>\n"
+                     "</channel>\n");
   if (transport == VP_SHARE_9P)
     return g_markup_printf_escaped ("<filesystem type='mount' accessmode='passthrough'>\n"
                                     "  <driver type='path'/>\n"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* vpower: the libvirt XML that shares a VM's tree with the guest (9p or virtiofs). */
+/* vpower: the libvirt XML that wires a VM to vpower: a share of its tree (9p, virtiofs) or the channel. */
 #pragma once
 
 #include <glib.h>
@@ -7,13 +7,21 @@
 /* The tag the guest mounts (vpower-agent --tag). */
 #define VP_SHARE_DEFAULT_TAG "vpower"
 
-typedef enum { VP_SHARE_9P, VP_SHARE_VIRTIOFS } VpShareTransport;
+/* How the guest gets its counters. Only the channel migrates, saves and
+ * hot-plugs on QEMU 7.2 (real-components.md, "What blocks migration"). */
+typedef enum { VP_SHARE_9P, VP_SHARE_VIRTIOFS, VP_SHARE_CHANNEL } VpShareTransport;
 
-const char *vp_share_transport_name (VpShareTransport transport);   /* "9p", "virtiofs" */
+const char *vp_share_transport_name (VpShareTransport transport);   /* "9p", "virtiofs", "channel" */
 gboolean vp_share_transport_parse (const char *name, VpShareTransport *transport);
 
-/* The <filesystem> element for <devices>, sharing source_dir read-only under tag. */
-char *vp_share_filesystem_xml (VpShareTransport transport, const char *source_dir, const char *tag);
+/* The element for <devices>: a <filesystem> sharing source_dir read-only
+ * under tag, or the channel's <channel> (source_dir and tag unused). */
+char *vp_share_device_xml (VpShareTransport transport, const char *source_dir, const char *tag);
+
+/* Why 9p and virtiofs pin a VM to its host on QEMU 7.2, for warnings. */
+#define VP_SHARE_MIGRATION_WARNING \
+  "a mounted 9p share and any virtiofs share block live migration and save (virsh save, managed save, " \
+  "libvirt-guests' suspend) on QEMU 7.2; use the channel for VMs that move"
 
 /* virtiofs needs guest RAM that virtiofsd can map: this element, in <domain>. */
 const char *vp_share_memory_backing_xml (void);

@@ -280,7 +280,7 @@ requested_transport (JsonObject *request, VpShareTransport *transport, GError **
   const char *name = request_string (request, "transport");
   if (!vp_share_transport_parse (name, transport))
     {
-      g_set_error (error, VP_ERROR, VP_ERROR_FAILED, "which transport? --9p or --virtiofs");
+      g_set_error (error, VP_ERROR, VP_ERROR_FAILED, "which transport? --channel, --9p or --virtiofs");
       return FALSE;
     }
   return TRUE;
@@ -294,7 +294,8 @@ share_request (VpControl *control, const VpSnapshot *snapshot, JsonObject *reque
   const VpVmSnapshot *vm = find_vm (snapshot, request, error);
   if (!vm || !requested_transport (request, transport, error))
     return NULL;
-  if (control->config->no_mount)
+  /* The channel carries numbers, not the tree: it needs no mount. */
+  if (control->config->no_mount && *transport != VP_SHARE_CHANNEL)
     {
       g_set_error (error, VP_ERROR, VP_ERROR_FAILED, "vpowerd runs with --no-mount: there is no tree to share");
       return NULL;
@@ -311,7 +312,7 @@ run_xml (VpControl *control, JsonObject *request, GError **error)
   if (!vm)
     return NULL;
   g_autofree char *directory = vp_share_directory (control->config, vm->name);
-  g_autofree char *filesystem = vp_share_filesystem_xml (transport, directory, VP_SHARE_DEFAULT_TAG);
+  g_autofree char *filesystem = vp_share_device_xml (transport, directory, VP_SHARE_DEFAULT_TAG);
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "vm");
@@ -322,9 +323,12 @@ run_xml (VpControl *control, JsonObject *request, GError **error)
   json_builder_add_string_value (b, directory);
   json_builder_set_member_name (b, "tag");
   json_builder_add_string_value (b, VP_SHARE_DEFAULT_TAG);
-  json_builder_set_member_name (b, "filesystem");
+  /* "device" is the element to add; "filesystem" stays for the shares, as before the channel. */
+  json_builder_set_member_name (b, "device");
   json_builder_add_string_value (b, filesystem);
+  add_string_or_null (b, "filesystem", transport == VP_SHARE_CHANNEL ? NULL : filesystem);
   add_string_or_null (b, "memory_backing", transport == VP_SHARE_VIRTIOFS ? vp_share_memory_backing_xml () : NULL);
+  add_string_or_null (b, "warning", transport == VP_SHARE_CHANNEL ? NULL : VP_SHARE_MIGRATION_WARNING);
   return finish_object (b);
 }
 
@@ -371,6 +375,7 @@ run_attach (VpControl *control, JsonObject *request, GError **error)
   json_builder_add_boolean_value (b, target.live);
   json_builder_set_member_name (b, "message");
   json_builder_add_string_value (b, message);
+  add_string_or_null (b, "warning", transport == VP_SHARE_CHANNEL ? NULL : VP_SHARE_MIGRATION_WARNING);
   return finish_object (b);
 }
 

@@ -9,6 +9,7 @@
 
 #include "host/inventory/libvirt-util.h"
 #include "host/control/share.h"
+#include "shared/vp-channel.h"
 #include "shared/vp-error.h"
 
 char *
@@ -36,6 +37,8 @@ vp_share_wired (const VpDomainXml *xml, const char *directory, const char *tag)
         g_ptr_array_add (wired, (gpointer) vp_share_transport_name (vp_domain_filesystem_is_virtiofs (fs)
                                                                       ? VP_SHARE_VIRTIOFS : VP_SHARE_9P));
     }
+  if (xml->has_channel)
+    g_ptr_array_add (wired, (gpointer) vp_share_transport_name (VP_SHARE_CHANNEL));
   return wired;
 }
 
@@ -43,6 +46,26 @@ gboolean
 vp_share_check_attach (const VpDomainXml *xml, VpShareTransport transport, const char *directory,
                        const char *tag, gboolean live, GError **error)
 {
+  if (transport == VP_SHARE_CHANNEL)
+    {
+      /* Checked before libvirt is asked: a second attach fails there, but
+       * only after replacing the live socket with a dead one. */
+      if (xml->has_channel)
+        {
+          g_set_error (error, VP_ERROR, VP_ERROR_FAILED, "%s already has the vpower channel (%s) in its %s definition; "
+                       "nothing to do", xml->name, VP_CHANNEL_PORT_NAME, live ? "running" : "persistent");
+          return FALSE;
+        }
+      if (live && !xml->has_virtio_serial)
+        {
+          g_set_error (error, VP_ERROR, VP_ERROR_FAILED,
+                       "the running %s has no virtio-serial controller, and libvirt cannot hot-plug one: "
+                       "use --config (libvirt adds the controller with the channel) and restart the VM; "
+                       "from then on the channel can come and go live", xml->name);
+          return FALSE;
+        }
+      return TRUE;
+    }
   for (guint i = 0; i < xml->filesystems->len; i++)
     {
       const VpDomainFilesystem *fs = xml->filesystems->pdata[i];
@@ -109,7 +132,7 @@ vp_share_attach (virConnectPtr conn, const char *uuid, VpShareTransport transpor
                    "use --config", name);
       return NULL;
     }
-  if (!g_file_test (directory, G_FILE_TEST_IS_DIR))
+  if (transport != VP_SHARE_CHANNEL && !g_file_test (directory, G_FILE_TEST_IS_DIR))
     {
       g_set_error (error, VP_ERROR, VP_ERROR_FAILED, "%s does not exist: is the tree mounted?", directory);
       return NULL;
@@ -135,7 +158,7 @@ vp_share_attach (virConnectPtr conn, const char *uuid, VpShareTransport transpor
         return NULL;
     }
 
-  g_autofree char *device = vp_share_filesystem_xml (transport, directory, VP_SHARE_DEFAULT_TAG);
+  g_autofree char *device = vp_share_device_xml (transport, directory, VP_SHARE_DEFAULT_TAG);
   if (virDomainAttachDeviceFlags (domain, device, flags) != 0)
     {
       g_autofree char *what = g_strdup_printf ("libvirt refused the %s share", vp_share_transport_name (transport));
@@ -146,6 +169,12 @@ vp_share_attach (virConnectPtr conn, const char *uuid, VpShareTransport transpor
                     : target.live ? "the running VM"
                     : active ? "its definition (the guest sees it after the VM is shut down and started again)"
                     : "its definition (the guest sees it when the VM starts)";
+  if (transport == VP_SHARE_CHANNEL)
+    {
+      g_message ("attached the vpower channel to %s: %s", name, where);
+      return g_strdup_printf ("attached the channel %s to %s: %s; in the guest: vpower-agent mount",
+                              VP_CHANNEL_PORT_NAME, name, where);
+    }
   g_message ("attached the %s share %s to %s: %s", vp_share_transport_name (transport), directory, name, where);
   return g_strdup_printf ("attached the %s share %s (tag '%s') to %s: %s; in the guest: vpower-agent mount",
                           vp_share_transport_name (transport), directory, VP_SHARE_DEFAULT_TAG, name, where);

@@ -13,7 +13,8 @@
 char *vp_share_directory (const VpConfig *config, const char *vm_name);
 
 /* The shares already wired in a domain definition that point at directory
- * or use the tag: "9p", "virtiofs", or an empty array. */
+ * or use the tag ("9p", "virtiofs"), and "channel" when it has the vpower
+ * channel; or an empty array. */
 GPtrArray *vp_share_wired (const VpDomainXml *xml, const char *directory, const char *tag);
 
 /* Whether this definition (the live one when live) can take the share: not

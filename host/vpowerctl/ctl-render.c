@@ -131,7 +131,9 @@ vp_ctl_render_status (JsonObject *result)
                             flag_member (result, "libvirt_connected") ? "connected" : "NOT connected");
   else
     g_string_append_printf (out, "inventory  %s\n", string_or_unknown (result, "inventory"));
-  g_string_append_printf (out, "VMs        %.0f\n", number_member (result, "vms"));
+  g_string_append_printf (out, "VMs        %.0f, %.0f with a connected channel\n", number_member (result, "vms"),
+                          number_member (result, "channels_connected"));
+  g_string_append_printf (out, "host id    %s (told to guests over the channel)\n", string_or_unknown (result, "host_id"));
   const char *mount = string_member (result, "mount");
   g_string_append_printf (out, "mount      %s\n", mount ? mount : "none (--no-mount)");
   g_string_append_printf (out, "HTTP       %s\n", string_or_unknown (result, "listen"));
@@ -246,13 +248,18 @@ vp_ctl_render_show (JsonObject *result)
   if (!shares)
     g_string_append_printf (out, "unknown: %s\n", string_or_unknown (result, "shares_error"));
   else if (!length_of (shares))
-    g_string_append_printf (out, "none wired (vpowerctl attach %s --9p|--virtiofs)\n", name);
+    g_string_append_printf (out, "none wired (vpowerctl attach %s --channel|--9p|--virtiofs)\n", name);
   else
     {
       for (guint i = 0; i < length_of (shares); i++)
         g_string_append_printf (out, "%s%s", i ? ", " : "", json_array_get_string_element (shares, i));
       g_string_append (out, " (in the libvirt definition)\n");
     }
+  const char *channel = string_or_unknown (result, "channel");
+  g_string_append_printf (out, "channel    %s\n",
+                          g_str_equal (channel, "connected") ? "connected: the guest's agent gets every tick"
+                          : g_str_equal (channel, "waiting") ? "wired, not connected (VM not running, or its socket refused)"
+                          : "none in the running VM");
 
   g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
   g_ptr_array_add (rows, g_strsplit ("ZONE INDEX WATTS JOULES ENERGY_UJ MAX_ENERGY_RANGE_UJ", " ", -1));
@@ -288,8 +295,13 @@ vp_ctl_render_xml (JsonObject *result)
   if (memory_backing)
     g_string_append_printf (out, "<!-- virtiofs needs shared guest memory: add to <domain> of %s (virsh edit %s) -->\n%s",
                             vm, vm, memory_backing);
-  g_string_append_printf (out, "<!-- the %s share: add to <devices> of %s (virsh edit %s), or let vpowerctl attach "
-                          "do it; in the guest, vpower-agent mount -->\n%s",
-                          transport, vm, vm, string_or_unknown (result, "filesystem"));
+  if (g_str_equal (transport, "channel"))
+    g_string_append_printf (out, "<!-- the vpower channel: add to <devices> of %s (virsh edit %s), or let vpowerctl "
+                            "attach do it; in the guest, vpower-agent mount serves the tree; it migrates -->\n%s",
+                            vm, vm, string_or_unknown (result, "device"));
+  else
+    g_string_append_printf (out, "<!-- the %s share: add to <devices> of %s (virsh edit %s), or let vpowerctl attach "
+                            "do it; in the guest, vpower-agent mount. It pins the VM to this host: %s -->\n%s",
+                            transport, vm, vm, string_or_unknown (result, "warning"), string_or_unknown (result, "device"));
   return g_string_free (out, FALSE);
 }

@@ -30,6 +30,7 @@ typedef struct {
   int count;
   gboolean nine_p;
   gboolean virtiofs;
+  gboolean channel;
   gboolean config;
   gboolean live;
 } Options;
@@ -137,7 +138,7 @@ build_request (const Command *command, const char *vm, const Options *options)
   if (command->takes_transport)
     {
       json_builder_set_member_name (b, "transport");
-      json_builder_add_string_value (b, options->virtiofs ? "virtiofs" : "9p");
+      json_builder_add_string_value (b, options->channel ? "channel" : options->virtiofs ? "virtiofs" : "9p");
     }
   if (g_str_equal (command->name, "attach"))
     {
@@ -185,6 +186,10 @@ run_once (const Command *command, const char *request, const Options *options, d
     out = command->render (result);
   else
     out = g_strconcat (json_object_get_string_member_with_default (result, "message", "done"), "\n", NULL);
+  /* attach of a share: the operator should know it pins the VM. */
+  const char *warning = command->render ? NULL : json_object_get_string_member_with_default (result, "warning", NULL);
+  if (warning && !options->json)
+    g_printerr ("vpowerctl: warning: %s\n", warning);
   if (clear_screen)
     fputs ("\033[H\033[2J", stdout);
   fputs (out, stdout);
@@ -220,11 +225,15 @@ main (int argc, char **argv)
       "vpowerd's control socket (default " VP_DEFAULT_RUNTIME_DIR "/" VP_CONTROL_SOCKET_NAME ")", "PATH" },
     { "json", 'j', 0, G_OPTION_ARG_NONE, &options.json, "print vpowerd's JSON answer, for scripts", NULL },
     { "count", 'n', 0, G_OPTION_ARG_INT, &options.count, "top: stop after N refreshes", "N" },
-    { "9p", 0, 0, G_OPTION_ARG_NONE, &options.nine_p, "xml, attach: share over 9p", NULL },
-    { "virtiofs", 0, 0, G_OPTION_ARG_NONE, &options.virtiofs, "xml, attach: share over virtiofs", NULL },
+    { "channel", 0, 0, G_OPTION_ARG_NONE, &options.channel,
+      "xml, attach: the virtio-serial channel (migrates, saves, hot-plugs)", NULL },
+    { "9p", 0, 0, G_OPTION_ARG_NONE, &options.nine_p, "xml, attach: share over 9p (blocks migration)", NULL },
+    { "virtiofs", 0, 0, G_OPTION_ARG_NONE, &options.virtiofs,
+      "xml, attach: share over virtiofs (blocks migration on QEMU < 8.2)", NULL },
     { "config", 0, 0, G_OPTION_ARG_NONE, &options.config,
       "attach: to the persistent definition (the default; seen at the next boot)", NULL },
-    { "live", 0, 0, G_OPTION_ARG_NONE, &options.live, "attach: to the running VM (virtiofs only)", NULL },
+    { "live", 0, 0, G_OPTION_ARG_NONE, &options.live,
+      "attach: to the running VM (channel: needs a virtio-serial controller; virtiofs; not 9p)", NULL },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "print the version and exit", NULL },
     { NULL },
   };
@@ -238,9 +247,13 @@ main (int argc, char **argv)
     "  list                        every VM: state, watts per zone, joules, CPU share\n"
     "  show VM                     one VM (name or UUID): zones, counters, directory, shares\n"
     "  top                         the list, redrawn every interval (Ctrl-C quits)\n"
-    "  xml VM --9p|--virtiofs      the libvirt XML that shares the VM's tree with it\n"
-    "  attach VM --9p|--virtiofs [--config] [--live]\n"
-    "                              add that share through libvirt, or say why it cannot");
+    "  xml VM --channel|--9p|--virtiofs\n"
+    "                              the libvirt XML that wires the VM to vpower\n"
+    "  attach VM --channel|--9p|--virtiofs [--config] [--live]\n"
+    "                              add it through libvirt, or say why it cannot\n"
+    "\n"
+    "The channel is the transport for VMs that live-migrate or are saved: on QEMU 7.2 a\n"
+    "mounted 9p share and any virtiofs share block both.");
   g_option_context_set_description (context,
     "vpowerctl talks to vpowerd over its root-only unix socket. "
     "Exit status: 0 success, 1 vpowerd refused or failed the request, 2 usage, 3 vpowerd not reachable.\n"
@@ -270,10 +283,11 @@ main (int argc, char **argv)
   if (argc != wanted_args)
     return fail (EXIT_USAGE, command->takes_vm ? "%s takes one VM (name or UUID)" : "%s takes no argument",
                  command->name);
-  if (command->takes_transport && options.nine_p == options.virtiofs)
-    return fail (EXIT_USAGE, "%s needs exactly one of --9p and --virtiofs", command->name);
-  if (!command->takes_transport && (options.nine_p || options.virtiofs))
-    return fail (EXIT_USAGE, "--9p and --virtiofs are for xml and attach");
+  int transports = options.nine_p + options.virtiofs + options.channel;
+  if (command->takes_transport && transports != 1)
+    return fail (EXIT_USAGE, "%s needs exactly one of --channel, --9p and --virtiofs", command->name);
+  if (!command->takes_transport && transports)
+    return fail (EXIT_USAGE, "--channel, --9p and --virtiofs are for xml and attach");
   if (!g_str_equal (command->name, "attach") && (options.config || options.live))
     return fail (EXIT_USAGE, "--config and --live are for attach");
   if (options.count && !g_str_equal (command->name, "top"))

@@ -15,7 +15,7 @@ if [ "$out/vmlinux" -nt "$self" ] && [ "$out/initramfs.gz" -nt "$self" ]; then
 fi
 
 # Loaded in this order by /init: each needs the ones before it.
-modules=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
+modules=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console
          netfs fscache 9pnet 9pnet_virtio 9p fuse virtiofs)
 
 if [ ! -x /bin/busybox ] || ! file -L /bin/busybox | grep -q 'statically linked'; then
@@ -30,9 +30,11 @@ pkg=$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-
 pkg=${pkg%%$'\n'*}
 [ -n "$pkg" ] || die "cannot resolve the kernel package behind linux-image-amd64"
 
-# Keep the extracted kernel per package so a script change does not refetch it.
+# Keep the extracted kernel per package so a script change does not refetch it,
+# unless the list of modules to extract changed.
 kdir=$out/$pkg
-if [ ! -d "$kdir" ]; then
+if [ ! -d "$kdir" ] || [ "$(cat "$kdir/.modules" 2>/dev/null)" != "${modules[*]}" ]; then
+  rm -rf "$kdir"
   tmp=$(mktemp -d "$out/fetch.XXXXXX")
   trap 'rm -rf "$tmp"' EXIT
   # The sandbox user _apt cannot write into our private temp dir.
@@ -45,6 +47,7 @@ if [ ! -d "$kdir" ]; then
   dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp/x" --wildcards "${patterns[@]}" 2>/dev/null || true
   ls "$tmp"/x/boot/vmlinuz-* >/dev/null 2>&1 || die "no boot/vmlinuz-* in $pkg"
   find "$tmp/x" -name '*.ko.xz' -exec xz -d {} +
+  echo "${modules[*]}" >"$tmp/x/.modules"
   mv "$tmp/x" "$kdir"
   rm -rf "$tmp"
   trap - EXIT
@@ -185,9 +188,51 @@ run_demo () {
   poweroff -f
 }
 
+# channel (tests/channel-guest.sh): the agent overlay is in the initramfs, and the
+# VM has a virtio-serial controller but, at boot, no channel. Start the agent
+# as a tenant's unit would, before the port exists; the host hot-plugs the
+# channel. Then node_exporter reads the bound tree once, and a reader loop
+# prints energy_uj every vp.period seconds for vp.seconds seconds of guest
+# time (which stops while the VM is saved).
+run_channel () {
+  export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+  mkdir -p /tmp /var/lib /run
+  ip link set lo up
+  vpower-agent mount --transport channel --bind-sysfs >/tmp/mount.log 2>&1 &
+  echo VP-AGENT-STARTED
+  i=0
+  until [ -e /sys/class/powercap/intel-rapl:0/energy_uj ]; do
+    i=\$((i + 1)); [ \$i -lt 1200 ] || { echo "VP-ERROR no channel"; sed 's/^/VP-LOG /' /tmp/mount.log; poweroff -f; }
+    sleep 0.1
+  done
+  echo VP-CHANNEL \$(cat /sys/class/virtio-ports/*/name)
+  prometheus-node-exporter --collector.disable-defaults --collector.rapl \\
+    --web.listen-address=127.0.0.1:9100 >/tmp/node.log 2>&1 &
+  i=0
+  until wget -q -O /tmp/node.txt http://127.0.0.1:9100/metrics; do
+    i=\$((i + 1)); [ \$i -lt 600 ] || { echo "VP-ERROR node_exporter"; cat /tmp/node.log; poweroff -f; }
+    sleep 0.1
+  done
+  grep '^node_rapl' /tmp/node.txt | sed 's/^/VP-NODE /'
+  read up _ </proc/uptime
+  end=\$((\${up%.*} + seconds))
+  now=\${up%.*}
+  while [ \$now -lt \$end ]; do
+    if v=\$(cat /sys/class/powercap/intel-rapl:0/energy_uj); then echo "VP-VALUE \$v"; else echo "VP-ERROR read"; fi
+    sleep \$period
+    read up _ </proc/uptime
+    now=\${up%.*}
+  done
+  sed 's/^/VP-LOG /' /tmp/mount.log
+  cat /run/vpower-agent/channel.status | sed 's/^/VP-STATUS /'
+  echo VP-DONE
+  poweroff -f
+}
+
 case \$cmd in
   burn) echo VP-READY; while :; do :; done ;;
   agent) run_agent ;;
+  channel) run_channel ;;
   demo) run_demo ;;
   read9p) read_share -t 9p -o trans=virtio,version=9p2000.L,cache=none,msize=262144 ;;
   readvirtiofs) read_share -t virtiofs ;;

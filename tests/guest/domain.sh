@@ -4,7 +4,7 @@
 set -euo pipefail
 
 if [ $# -lt 3 ] || [ $# -gt 5 ]; then
-  echo "usage: domain.sh NAME MODE OUTDIR [SHARE_DIR] [9p|virtiofs]" >&2
+  echo "usage: domain.sh NAME MODE OUTDIR [SHARE_DIR] [9p|virtiofs|channel|controller]" >&2
   exit 2
 fi
 name=$1 mode=$2 out=$3 share=${4:-} share_type=${5:-9p}
@@ -22,6 +22,12 @@ if [ -n "$share" ]; then
     *) echo "domain.sh: unknown share type '$share_type'" >&2; exit 2 ;;
   esac
 fi
+# The channel needs no share directory (pass "" as SHARE_DIR). "controller" is a
+# virtio-serial controller without the channel, for hot-plugging it.
+case $share_type in
+  channel) filesystem="<channel type='unix'><source mode='bind'/><target type='virtio' name='org.vpower.0'/></channel>" ;;
+  controller) filesystem="<controller type='virtio-serial' index='0'/>" ;;
+esac
 
 # Optional: extra kernel arguments (VP_GUEST_ARGS="vp.reads=12"), and the user QEMU
 # runs as (VP_GUEST_DAC_LABEL="+UID:+GID", a static DAC label libvirt does not relabel for).
@@ -48,8 +54,9 @@ cat <<XML
   <on_reboot>destroy</on_reboot>
   <on_crash>destroy</on_crash>
   <devices>
-    <serial type='file'><source path='$out/$name.console'/><target port='0'/></serial>
-    <console type='file'><source path='$out/$name.console'/><target type='serial' port='0'/></console>
+    <!-- append: a restore (and a migration's destination) would truncate the log otherwise. -->
+    <serial type='file'><source path='$out/$name.console' append='on'/><target port='0'/></serial>
+    <console type='file'><source path='$out/$name.console' append='on'/><target type='serial' port='0'/></console>
     ${filesystem}
     <memballoon model='none'/>
   </devices>

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# End-to-end over the virtio-serial channel, in a real TCG guest under a real libvirtd. The guest
+# has a virtio-serial controller and, at boot, no channel: its vpower-agent starts first and waits,
+# and `vpowerctl attach --channel --live` hot-plugs the port. The agent serves the tree itself and
+# binds it over /sys/class/powercap; node_exporter reads it; a reader loop reads energy_uj every
+# 0.5 s while the host does `virsh save` + `virsh restore` and kills the engine with -9. Every value
+# the guest read must be one the host published for that VM, with no error and no decrease.
+# Also: the refusals (a second attach; --live without a controller), and show/status/list.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+URI=qemu:///system
+cache=${VP_GUEST_CACHE:-$abs_top_builddir/tests/guest/cache}
+vm=vp-chan-$$
+bare=vp-chanbare-$$
+
+vp_require_fuse
+[ -x "$VPOWER_AGENT" ] || vp_skip_or_fail "no vpower-agent binary"
+[ -x /usr/bin/prometheus-node-exporter ] || vp_skip_or_fail "no prometheus-node-exporter"
+
+work=$(mktemp -d)
+chmod 755 "$work"
+pids=()
+VP_PID=
+cleanup () {
+  local d
+  for d in "$vm" "$bare"; do
+    virsh -c "$URI" destroy "$d" >/dev/null 2>&1
+    virsh -c "$URI" undefine "$d" >/dev/null 2>&1
+  done
+  rm -f "$work/$vm.save"
+  vp_cleanup_workdir
+}
+trap cleanup EXIT
+bail () {
+  echo "Bail out! $1"
+  sed 's/^/# /' "$work/setup.log" "$work/vpowerd.log" "$guest/$vm.console" 2>/dev/null | tail -60
+  exit 1
+}
+ctl () { "$VPOWERCTL" --socket "$VP_RUN/control.sock" "$@"; }
+console () { cat "$guest/$vm.console" 2>/dev/null; }
+console_has () { console | grep -q "$1"; }
+values () { console | sed -n 's/^VP-VALUE \([0-9]*\).*/\1/p'; }
+n_values () { values | wc -l; }
+
+vp_plan 16
+
+"$abs_top_srcdir/scripts/setup-libvirtd.sh" >>"$work/setup.log" 2>&1 || bail "setup-libvirtd.sh failed"
+"$abs_top_srcdir/tests/guest/build-guest.sh" "$cache" >>"$work/setup.log" 2>&1 || bail "build-guest.sh failed"
+guest=$work/guest
+mkdir -p "$guest" && cp "$cache/vmlinux" "$guest/" && chmod 777 "$guest"
+"$abs_top_srcdir/tests/guest/agent-overlay.sh" "$work/agent.cpio.gz" "$VPOWER_AGENT" >>"$work/setup.log" 2>&1 ||
+  bail "agent-overlay.sh failed"
+cat "$cache/initramfs.gz" "$work/agent.cpio.gz" >"$guest/initramfs.gz"
+
+vp_start_mounted "$work/vpowerd.log" --inventory libvirt --connect "$URI" --sensor model --interval 1 \
+  --state-dir "$work/state" || bail "vpowerd did not start"
+
+# Every value published for the VM's package zone, as the engine's API shows it.
+python3 - "$VP_URL" "$work/published" "$work/stop-recording" "$vm" <<'PY' & pids+=($!)
+import json, os, sys, time, urllib.request
+url, out, stop, name = sys.argv[1:5]
+last = None
+with open(out, "w") as f:
+    while not os.path.exists(stop):
+        try:
+            d = json.load(urllib.request.urlopen(url + "/api/v1/vms", timeout=2))
+            for v in d["vms"]:
+                if v["name"] == name:
+                    for z in v["zones"]:
+                        if z["index"] == "0" and z["energy_uj"] != last:
+                            last = z["energy_uj"]; f.write(f"{last}\n"); f.flush()
+        except Exception:
+            pass
+        time.sleep(0.05)
+PY
+
+# Without a virtio-serial controller a channel cannot go live: refused with the reason, and
+# --config is offered. A paused domain has live XML and costs no CPU.
+"$abs_top_srcdir/tests/guest/domain.sh" "$bare" burn "$guest" >"$work/$bare.xml"
+virsh -c "$URI" define "$work/$bare.xml" >>"$work/setup.log" 2>&1 || bail "cannot define $bare"
+virsh -c "$URI" start --paused "$bare" >>"$work/setup.log" 2>&1 || bail "cannot start $bare paused"
+known_paused () { ctl show "$bare" 2>/dev/null | grep -q paused; }
+vp_wait_for 10 known_paused || bail "vpowerd does not see $bare paused"
+out=$(ctl attach "$bare" --channel --live 2>&1); status=$?
+[ $status -eq 1 ] && grep -q 'no virtio-serial controller' <<<"$out" && grep -q -- '--config' <<<"$out"
+vp_ok $? "attach --channel --live without a virtio-serial controller is refused with the reason: $out"
+out=$(ctl attach "$bare" --channel --config 2>&1) && virsh -c "$URI" dumpxml --inactive "$bare" | grep -q "name='org.vpower.0'"
+vp_ok $? "attach --channel --config adds it to the definition: $out"
+virsh -c "$URI" destroy "$bare" >/dev/null 2>&1
+
+# The guest: a controller, no channel yet.
+VP_GUEST_ARGS="vp.period=0.5 vp.seconds=24" "$abs_top_srcdir/tests/guest/domain.sh" "$vm" channel "$guest" "" controller \
+  >"$work/$vm.xml"
+virsh -c "$URI" define "$work/$vm.xml" >>"$work/setup.log" 2>&1 || bail "cannot define $vm"
+virsh -c "$URI" start "$vm" >>"$work/setup.log" 2>&1 || bail "cannot start $vm"
+vp_wait_for 60 console_has VP-AGENT-STARTED || bail "the guest's agent did not start"
+out=$(ctl attach "$vm" --channel --live 2>&1)
+vp_ok $? "attach --channel --live hot-plugs the channel into the running guest: $out"
+vp_wait_for 30 console_has '^VP-CHANNEL org.vpower.0'
+vp_ok $? "the agent, started before the port existed, finds it and serves the tree"
+out=$(ctl attach "$vm" --channel --live 2>&1); status=$?
+[ $status -eq 1 ] && grep -q 'already has the vpower channel' <<<"$out"
+vp_ok $? "a second attach is refused before libvirt is asked: $out"
+
+vp_wait_for 30 console_has '^VP-NODE node_rapl_package_joules_total' || bail "no node_exporter output"
+node_uj=$(console | sed -n 's/^VP-NODE node_rapl_package_joules_total{index="0",path="\/sys\/class\/powercap\/intel-rapl:0"} \(.*\)/\1/p' |
+          python3 -c "import sys; print(round(float(sys.stdin.read()) * 1e6))")
+grep -qx "$node_uj" "$work/published"
+vp_ok $? "node_exporter in the guest reports the VM's package counter as the host published it ($node_uj µJ)"
+
+connected () { ctl show "$vm" | grep -q '^channel    connected'; }
+vp_wait_for 10 connected
+vp_ok $? "vpowerctl show says the channel is connected"
+ctl status | grep -q ', 1 with a connected channel' && ctl list --json | grep -q '"channel" : "connected"'
+vp_ok $? "status and list --json say so too"
+
+# save and restore while the guest reads.
+has_values () { [ "$(n_values)" -ge "$1" ]; }
+vp_wait_for 30 has_values 4 || bail "the guest does not read"
+virsh -c "$URI" save "$vm" "$work/$vm.save" >>"$work/setup.log" 2>&1
+vp_ok $? "virsh save succeeds with the channel"
+before_restore=$(n_values)
+virsh -c "$URI" restore "$work/$vm.save" >>"$work/setup.log" 2>&1
+vp_ok $? "virsh restore succeeds"
+more_after_restore () { [ "$(values | tail -n +$((before_restore + 1)) | sort -u | wc -l)" -ge 3 ]; }
+vp_wait_for 30 more_after_restore
+vp_ok $? "after the restore the guest's counter moves on (its channel reconnected to the new socket)"
+
+# kill -9 of the engine: updates resume.
+engine=$(vp_engine_pid)
+kill -9 "$engine"
+new_engine () { local p; p=$(vp_engine_pid); [ -n "$p" ] && [ "$p" != "$engine" ]; }
+vp_wait_for 20 new_engine
+before_kill=$(n_values)
+more_after_kill () { [ "$(values | tail -n +$((before_kill + 1)) | sort -u | wc -l)" -ge 3 ]; }
+vp_wait_for 30 more_after_kill
+vp_ok $? "after an engine kill -9 the guest's counter moves on"
+
+vp_wait_for 90 console_has '^VP-DONE' || bail "the guest did not finish"
+touch "$work/stop-recording"
+! console_has '^VP-ERROR'
+vp_ok $? "the guest's reads never failed"
+python3 - "$(values | tr '\n' ' ')" <<'PY'
+import sys
+v = [int(x) for x in sys.argv[1].split()]
+bad = [(a, b) for a, b in zip(v, v[1:]) if b < a and not (a > 2**37 and b < 2**36)]   # a wrap is no decrease
+print(f"# {len(v)} reads, {len(set(v))} distinct, decreases {bad[:3]}")
+sys.exit(1 if bad or len(v) < 20 else 0)
+PY
+vp_ok $? "and never went back"
+unpublished=$(values | sort -u | grep -vxFf "$work/published" | head -3)
+[ -z "$unpublished" ]
+vp_ok $? "every value the guest read is one the host published for it (one host, one epoch) ${unpublished:+(not: $unpublished)}"
+console | grep -q '^VP-STATUS origin_changes 0' && console | grep -q '^VP-STATUS refused 0'
+vp_ok $? "save, restore and the engine restart were no change of origin, and nothing was refused"
+console | grep '^VP-STATUS\|^VP-LOG' | sed 's/^/# /' | tail -12
+vp_finish
