@@ -135,6 +135,35 @@ vp_render_metrics (const VpAgentView *view, gsize *length)
 }
 
 char *
+vp_render_channel_metrics (const char *status_text, gsize *length)
+{
+  static const struct {
+    const char *key, *family, *type, *help;
+  } families[] = {
+    { "messages", "vpower_agent_channel_messages_total", "counter", "Channel messages from the host applied to the tree." },
+    { "refused", "vpower_agent_channel_refused_total", "counter",
+      "Channel input refused: damaged, malformed, replayed or out-of-order messages." },
+    { "origin_changes", "vpower_agent_channel_origin_changes_total", "counter",
+      "Times the host id or counter epoch changed (a migration, counters begun anew); the guest's counters carried on." },
+    { "connected", "vpower_agent_channel_connected", "gauge", "1 while the host is connected to the channel." },
+  };
+  g_autoptr (VpPromText) text = vp_promtext_new ();
+  g_auto (GStrv) lines = g_strsplit (status_text ? status_text : "", "\n", -1);
+  for (guint f = 0; f < G_N_ELEMENTS (families); f++)
+    for (char **line = lines; *line; line++)
+      {
+        g_auto (GStrv) words = g_strsplit (*line, " ", 2);
+        guint64 value;
+        if (g_strv_length (words) == 2 && g_str_equal (words[0], families[f].key) && vp_parse_u64 (words[1], &value))
+          {
+            vp_promtext_family (text, families[f].family, families[f].type, families[f].help);
+            vp_promtext_sample (text, (double) value, NULL);
+          }
+      }
+  return vp_promtext_steal (g_steal_pointer (&text), length);
+}
+
+char *
 vp_render_json (const VpAgentView *view, gsize *length)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();

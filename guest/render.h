@@ -10,6 +10,10 @@
  * vpower_process_*, vpower_up and the agent's own metrics. */
 char *vp_render_metrics (const VpAgentView *view, gsize *length);
 
+/* The channel's counts (guest/channel.c writes them, "name value" per line)
+ * as metric families, or "" when there is no channel (status_text NULL). */
+char *vp_render_channel_metrics (const char *status_text, gsize *length);
+
 /* One JSON document (`once --json`, /api/v1/sample). */
 char *vp_render_json (const VpAgentView *view, gsize *length);
 

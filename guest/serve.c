@@ -35,7 +35,19 @@ static char *
 render_metrics (gpointer data, gsize *length, guint *status)
 {
   Serve *serve = data;
-  return vp_sampler_render (serve->sampler, TRUE, vp_render_metrics, length);
+  gsize sample_length = 0, channel_length = 0;
+  g_autofree char *sample = vp_sampler_render (serve->sampler, TRUE, vp_render_metrics, &sample_length);
+  /* With the channel, `vpower-agent mount` keeps its counts in a status file (tmpfs). */
+  g_autofree char *status_path = g_build_filename (serve->config->runtime_dir, "channel.status", NULL);
+  g_autofree char *status_text = NULL;
+  if (!g_file_get_contents (status_path, &status_text, NULL, NULL))
+    {
+      *length = sample_length;
+      return g_steal_pointer (&sample);
+    }
+  g_autofree char *channel = vp_render_channel_metrics (status_text, &channel_length);
+  *length = sample_length + channel_length;
+  return g_strconcat (sample, channel, NULL);
 }
 
 static char *

@@ -12,7 +12,7 @@ set -uo pipefail
 vp_require_fuse
 vp_setup_workdir
 chmod 755 "$work"
-vp_plan 26
+vp_plan 27
 FEED="python3 $abs_top_srcdir/tests/helpers/channel-feed.py"
 MAX=262143328850
 guest=$work/guest
@@ -110,6 +110,12 @@ vp_wait_for 5 grep -q '^origin_changes 1$' "$work/run/channel.status"
 vp_ok $? "the change is counted"
 vp_wait_for 5 grep -q 'changed origin (host host-a epoch 1 -> host host-b epoch 7)' "$work/agent.log"
 vp_ok $? "and logged"
+vp_start_agent "$work/serve.log" --root "$guest" --runtime-dir "$work/run" --interval 1
+vp_get "$AGENT_URL/metrics" >"$work/agent.metrics"
+[ "$(vp_metric "$work/agent.metrics" vpower_agent_channel_origin_changes_total)" = 1 ] &&
+  [ "$(vp_metric "$work/agent.metrics" vpower_agent_channel_messages_total)" -ge 20 ] &&
+  "${PROMTOOL:-promtool}" check metrics <"$work/agent.metrics" >/dev/null 2>&1
+vp_ok $? "the agent's exporter counts it (vpower_agent_channel_origin_changes_total), in valid exposition"
 
 # Damage: garbage first, then a replay of an old message of the same run; both refused.
 refused_before=$(awk '$1 == "refused" {print $2}' "$work/run/channel.status")

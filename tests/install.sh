@@ -27,14 +27,15 @@ if [ "$prefix" = /usr ] && [ "$sysconfdir" = /etc ]; then
     /lib/systemd/system/vpowerd.service /lib/systemd/system/vpower-agent.service
     /lib/systemd/system/vpower-agent-mount.service
     /usr/share/man/man8/vpowerd.8 /usr/share/man/man8/vpowerctl.8 /usr/share/man/man8/vpower-agent.8
-    /usr/share/man/man5/vpowerd.conf.5"
+    /usr/share/man/man5/vpowerd.conf.5 /usr/share/man/man7/vpower-channel.7"
   layout="Debian's layout"
 else
   expected="$sbindir/vpowerd $sbindir/vpowerctl $sbindir/vpower-agent $pkglibexecdir/vpower-hook
     $sysconfdir/vpower/vpowerd.conf $sysconfdir/vpower/vpower-agent.conf
     $systemdsystemunitdir/vpowerd.service $systemdsystemunitdir/vpower-agent.service
     $systemdsystemunitdir/vpower-agent-mount.service
-    $mandir/man8/vpowerd.8 $mandir/man8/vpowerctl.8 $mandir/man8/vpower-agent.8 $mandir/man5/vpowerd.conf.5"
+    $mandir/man8/vpowerd.8 $mandir/man8/vpowerctl.8 $mandir/man8/vpower-agent.8 $mandir/man5/vpowerd.conf.5
+    $mandir/man7/vpower-channel.7"
   layout="configure's directories (prefix $prefix)"
 fi
 missing=

@@ -6,7 +6,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 command -v groff >/dev/null || vp_skip_or_fail "no groff"
-vp_plan 9
+vp_plan 10
 
 # documents FILE WORD...: prints the words FILE does not mention (groff writes a dash as \-).
 undocumented () {
@@ -18,7 +18,7 @@ undocumented () {
 }
 help_options () { "$1" --help | grep -oE '^ +(-[a-zA-Z], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+$' | grep -vx -- --help; }
 
-for page in vpowerd.8 vpowerctl.8 vpower-agent.8 vpowerd.conf.5; do
+for page in vpowerd.8 vpowerctl.8 vpower-agent.8 vpowerd.conf.5 vpower-channel.7; do
   file=$abs_top_builddir/man/$page
   warnings=$(groff -man -ww -z "$file" 2>&1)
   [ -f "$file" ] && [ -z "$warnings" ]
