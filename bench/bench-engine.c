@@ -2,6 +2,7 @@
 /* Benchmark: engine CPU time per tick for N VMs, against the raw reads it needs, in one run.
  *
  *   bench-engine POWERCAP_ROOT N [N ...]
+ *   bench-engine --channels POWERCAP_ROOT N
  *
  * For each N it starts N idle processes, lists them in a static inventory
  * and runs the real engine (vp_engine_tick: sampling, attribution, snapshot,
@@ -9,7 +10,13 @@
  * interleaved with the engine so machine noise hits both alike, does only
  * the reads a tick must do: open+read+close of /proc/stat, every zone's
  * energy_uj, and for every VM its task directory and each thread's schedstat
- * and stat. CPU time is this process's user+system time (getrusage). */
+ * and stat. CPU time is this process's user+system time (getrusage).
+ *
+ * --channels: the cost of the virtio-serial channels. Two engines over the
+ * same N VMs, interleaved: one as above, one where every VM has a channel
+ * socket (host/channel/channel.c sends each its message every tick). A
+ * child process plays QEMU: it listens on the N sockets and reads and
+ * discards what arrives, so its CPU time is not the engine's. */
 #include "config.h"
 
 #include "host/engine/engine.h"
@@ -21,7 +28,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -96,10 +106,10 @@ typedef struct {
   double baseline_s;
 } Result;
 
-static Result
-bench_one (const char *powercap_root, char **zones, guint n)
+static pid_t *
+start_idle_processes (guint n)
 {
-  g_autofree pid_t *pids = g_new (pid_t, n);
+  pid_t *pids = g_new (pid_t, n);
   for (guint i = 0; i < n; i++)
     {
       pids[i] = fork ();
@@ -109,26 +119,63 @@ bench_one (const char *powercap_root, char **zones, guint n)
           _exit (0);
         }
     }
+  return pids;
+}
 
-  g_autofree char *dir = g_dir_make_tmp ("vp-bench-XXXXXX", NULL);
-  g_autofree char *inventory = g_build_filename (dir, "vms.ini", NULL);
+static void
+stop_processes (const pid_t *pids, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    kill (pids[i], SIGKILL);
+  for (guint i = 0; i < n; i++)
+    waitpid (pids[i], NULL, 0);
+}
+
+/* A real engine over a static inventory of the n processes, in dir/label;
+ * with channels, each VM's channel socket is dir/sock<i>. */
+static VpEngine *
+engine_for (const char *dir, const char *label, const char *powercap_root, const pid_t *pids, guint n,
+            gboolean channels)
+{
+  g_autofree char *inventory = g_strdup_printf ("%s/%s.ini", dir, label);
   g_autoptr (GString) vms = g_string_new (NULL);
   for (guint i = 0; i < n; i++)
-    g_string_append_printf (vms, "[vm%u]\nuuid=%08x-0000-4000-8000-%012x\npid=%d\n", i, i, i, pids[i]);
+    {
+      g_string_append_printf (vms, "[vm%u]\nuuid=%08x-0000-4000-8000-%012x\npid=%d\n", i, i, i, pids[i]);
+      if (channels)
+        g_string_append_printf (vms, "channel=%s/sock%u\n", dir, i);
+    }
   g_file_set_contents (inventory, vms->str, -1, NULL);
-  g_autofree char *conf = g_build_filename (dir, "vpowerd.conf", NULL);
+  g_autofree char *conf = g_strdup_printf ("%s/%s.conf", dir, label);
   g_autofree char *conf_text = g_strdup_printf ("[vpowerd]\ninventory=static:%s\nsensor=powercap\n"
-                                                "powercap-root=%s\nstate-dir=%s/state\n",
-                                                inventory, powercap_root, dir);
+                                                "powercap-root=%s\nstate-dir=%s/state-%s\n",
+                                                inventory, powercap_root, dir, label);
   g_file_set_contents (conf, conf_text, -1, NULL);
 
   g_autoptr (GError) error = NULL;
   g_autoptr (VpConfig) config = vp_config_load_file (conf, &error);
-  g_autoptr (VpEngine) engine = config ? vp_engine_new (config, TRUE, 0, &error) : NULL;
+  VpEngine *engine = config ? vp_engine_new (config, TRUE, 0, &error) : NULL;
   if (!engine)
     g_error ("%s", error->message);
   vp_engine_tick (engine);
   vp_engine_tick (engine);
+  return engine;
+}
+
+static void
+remove_dir (const char *dir)
+{
+  g_autofree char *rm = g_strdup_printf ("rm -rf '%s'", dir);
+  if (system (rm) != 0)
+    g_warning ("could not remove %s", dir);
+}
+
+static Result
+bench_one (const char *powercap_root, char **zones, guint n)
+{
+  g_autofree pid_t *pids = start_idle_processes (n);
+  g_autofree char *dir = g_dir_make_tmp ("vp-bench-XXXXXX", NULL);
+  g_autoptr (VpEngine) engine = engine_for (dir, "plain", powercap_root, pids, n, FALSE);
 
   /* Rounds of R ticks, alternating engine and baseline; medians of rounds. */
   const guint rounds = 15, ticks = MAX (2, 2000 / n);
@@ -145,15 +192,108 @@ bench_one (const char *powercap_root, char **zones, guint n)
       engine_round[r] = (cpu_seconds () - start) / ticks;
     }
 
-  for (guint i = 0; i < n; i++)
-    kill (pids[i], SIGKILL);
-  for (guint i = 0; i < n; i++)
-    waitpid (pids[i], NULL, 0);
-  g_autofree char *rm = g_strdup_printf ("rm -rf '%s'", dir);
-  if (system (rm) != 0)
-    g_warning ("could not remove %s", dir);
-
+  g_clear_pointer (&engine, vp_engine_free);
+  stop_processes (pids, n);
+  remove_dir (dir);
   return (Result) { n, median (engine_round, rounds), median (baseline_round, rounds) };
+}
+
+/* QEMU's side of n channel sockets: listen, accept, read and discard. */
+static pid_t
+start_fake_qemu (const char *dir, guint n)
+{
+  int *listeners = g_new (int, n);
+  for (guint i = 0; i < n; i++)
+    {
+      struct sockaddr_un address = { .sun_family = AF_UNIX };
+      g_snprintf (address.sun_path, sizeof address.sun_path, "%s/sock%u", dir, i);
+      listeners[i] = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (bind (listeners[i], (struct sockaddr *) &address, sizeof address) != 0 || listen (listeners[i], 1) != 0)
+        g_error ("cannot listen on %s", address.sun_path);
+    }
+  pid_t child = fork ();
+  if (child == 0)
+    {
+      struct pollfd *fds = g_new0 (struct pollfd, n);
+      for (guint i = 0; i < n; i++)
+        fds[i] = (struct pollfd) { .fd = listeners[i], .events = POLLIN };
+      char buffer[65536];
+      for (;;)
+        {
+          if (poll (fds, n, -1) < 0)
+            continue;
+          for (guint i = 0; i < n; i++)
+            {
+              if (!fds[i].revents)
+                continue;
+              if (fds[i].fd == listeners[i])
+                {
+                  int client = accept (listeners[i], NULL, NULL);
+                  if (client >= 0)
+                    fds[i].fd = client;
+                }
+              else if (read (fds[i].fd, buffer, sizeof buffer) <= 0)
+                {
+                  close (fds[i].fd);
+                  fds[i].fd = listeners[i];
+                }
+            }
+        }
+    }
+  for (guint i = 0; i < n; i++)
+    close (listeners[i]);
+  g_free (listeners);
+  return child;
+}
+
+/* Engine CPU per tick with and without a channel per VM, interleaved. */
+static gboolean
+bench_channels (const char *powercap_root, guint n)
+{
+  g_autofree pid_t *pids = start_idle_processes (n);
+  g_autofree char *dir = g_dir_make_tmp ("vp-bench-XXXXXX", NULL);
+  pid_t qemu = start_fake_qemu (dir, n);
+  g_autoptr (VpEngine) plain = engine_for (dir, "plain", powercap_root, pids, n, FALSE);
+  g_autoptr (VpEngine) wired = engine_for (dir, "wired", powercap_root, pids, n, TRUE);
+  g_autoptr (VpSnapshot) snapshot = vp_engine_snapshot (wired);
+  g_autoptr (GString) metrics = g_string_new (NULL);
+  guint connected = 0;
+  for (guint i = 0; i < snapshot->vms->len; i++)
+    connected += ((VpVmSnapshot *) snapshot->vms->pdata[i])->channel_connected;
+
+  const guint rounds = 15, ticks = MAX (2, 2000 / n);
+  double plain_round[15], wired_round[15];
+  for (guint r = 0; r < rounds; r++)
+    {
+      double start = cpu_seconds ();
+      for (guint t = 0; t < ticks; t++)
+        vp_engine_tick (plain);
+      plain_round[r] = (cpu_seconds () - start) / ticks;
+      start = cpu_seconds ();
+      for (guint t = 0; t < ticks; t++)
+        vp_engine_tick (wired);
+      wired_round[r] = (cpu_seconds () - start) / ticks;
+    }
+  g_clear_pointer (&snapshot, vp_snapshot_unref);
+  snapshot = vp_engine_snapshot (wired);
+  double plain_s = median (plain_round, rounds), wired_s = median (wired_round, rounds);
+  double added = (wired_s - plain_s) / plain_s;
+  printf ("%6s %14s %14s %16s %10s\n", "VMs", "tick", "tick+channels", "channel/VM/tick", "added");
+  printf ("%6u %11.1f us %11.1f us %13.2f us %9.1f%%\n", n, plain_s * 1e6, wired_s * 1e6,
+          (wired_s - plain_s) / n * 1e6, added * 100);
+  printf ("RESULT channels vms=%u connected=%u sent=%" G_GUINT64_FORMAT " dropped=%" G_GUINT64_FORMAT
+          " tick_us=%.1f tick_with_channels_us=%.1f per_vm_us=%.2f added=%.3f target=0.10\n",
+          n, connected, snapshot->channel_sent, snapshot->channel_dropped, plain_s * 1e6, wired_s * 1e6,
+          (wired_s - plain_s) / n * 1e6, added);
+  fflush (stdout);
+
+  g_clear_pointer (&plain, vp_engine_free);
+  g_clear_pointer (&wired, vp_engine_free);
+  kill (qemu, SIGKILL);
+  waitpid (qemu, NULL, 0);
+  stop_processes (pids, n);
+  remove_dir (dir);
+  return connected == n && snapshot->channel_dropped == 0 && added < 0.10;
 }
 
 static void
@@ -165,13 +305,15 @@ ignore_log (const char *domain, GLogLevelFlags level, const char *message, gpoin
 int
 main (int argc, char **argv)
 {
-  if (argc < 3)
+  if (argc < 3 || (g_str_equal (argv[1], "--channels") && argc != 4))
     {
-      fprintf (stderr, "usage: bench-engine POWERCAP_ROOT N [N ...]\n");
+      fprintf (stderr, "usage: bench-engine POWERCAP_ROOT N [N ...] | bench-engine --channels POWERCAP_ROOT N\n");
       return 2;
     }
   g_log_set_always_fatal (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL);
   g_log_set_handler ("vpowerd", G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO, ignore_log, NULL);
+  if (g_str_equal (argv[1], "--channels"))
+    return bench_channels (argv[2], (guint) atoi (argv[3])) ? 0 : 1;
 
   g_autoptr (GPtrArray) zones = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GDir) dir = g_dir_open (argv[1], 0, NULL);

@@ -36,6 +36,11 @@ typedef struct {
 void vp_channel_message_free (VpChannelMessage *message);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpChannelMessage, vp_channel_message_free)
 
+/* The checksum of "end" (vpower-channel(7)): FNV-1a 64 over the bytes taken
+ * eight at a time as little-endian words (the last zero-padded), then the
+ * length xored in and splitmix64's finaliser. */
+guint64 vp_channel_checksum (const char *bytes, gsize length);
+
 /* --- writing (vpowerd): begin, one call per zone, end --- */
 
 /* Appends a message's header to out and returns where the message starts,

@@ -13,7 +13,7 @@ vp_require_fuse
 vp_setup_workdir
 chmod 755 "$work"
 vp_plan 27
-FEED="python3 $abs_top_srcdir/tests/helpers/channel-feed.py"
+FEED="python3 $abs_top_srcdir/tests/helpers/vpchannel.py"
 MAX=262143328850
 guest=$work/guest
 mkfifo "$work/port"

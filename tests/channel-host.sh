@@ -60,34 +60,21 @@ vp_ok $? "with the same layout as the host's web1 directory"
 
 # Every recorded message follows the page: checksum, fields, one run, consecutive seq, one epoch.
 check_messages () {
-  python3 - "$1" "$2" "$3" <<'PY'
+  python3 - "$1" "$2" "$3" "$abs_top_srcdir/tests/helpers" <<'PY'
 import sys
+sys.path.insert(0, sys.argv[4])
+from vpchannel import parse
 data, host, uuid = open(sys.argv[1], "rb").read().decode(), sys.argv[2], sys.argv[3]
-def fnv(b):
-    h = 14695981039346656037
-    for c in b: h = ((h ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-    return h
-msgs = []
-for chunk in data.split("\nvpower-channel ")[1:]:
-    text = "vpower-channel " + chunk
-    body, _, end = text.rpartition("end ")
-    if not end.endswith("\n") or int(end.strip(), 16) != fnv(body.encode()):
-        print(f"# bad checksum: {text[:80]!r}"); sys.exit(1)
-    fields, zones = {}, []
-    for line in body.splitlines()[1:]:
-        k, _, v = line.partition(" ")
-        if k == "zone":
-            idx, mx, e, name = v.split(" ")
-            assert 0 < int(e) <= int(mx), line
-            zones.append((idx, name))
-        else: fields[k] = v
-    msgs.append((fields, zones))
+try:
+    msgs = parse(data)
+except ValueError as e:
+    print(f"# {e}"); sys.exit(1)
 assert msgs, "no message"
 runs = {m[0]["run"] for m in msgs}; epochs = {m[0]["epoch"] for m in msgs}
 seqs = [int(m[0]["seq"]) for m in msgs]
 ok = (all(m[0]["host"] == host and m[0]["uuid"] == uuid for m in msgs) and len(runs) == 1 and len(epochs) == 1
       and "0" not in epochs and seqs == list(range(seqs[0], seqs[0] + len(seqs)))
-      and all(m[1] == [("0", "package-0"), ("0:0", "core"), ("0:1", "uncore")] for m in msgs))
+      and all([(z[0], z[1]) for z in m[1]] == [("0", "package-0"), ("0:0", "core"), ("0:1", "uncore")] for m in msgs))
 print(f"# {len(msgs)} messages, seq {seqs[0]}..{seqs[-1]}, epoch {epochs}")
 sys.exit(0 if ok else 1)
 PY

@@ -159,9 +159,7 @@ static char *
 frame (const char *body)
 {
   g_autofree char *header_and_body = g_strconcat ("vpower-channel 1\n", body, NULL);
-  guint64 hash = G_GUINT64_CONSTANT (14695981039346656037);
-  for (const char *c = header_and_body; *c; c++)
-    hash = (hash ^ (guchar) *c) * G_GUINT64_CONSTANT (1099511628211);
+  guint64 hash = vp_channel_checksum (header_and_body, strlen (header_and_body));
   return g_strdup_printf ("\n%send %016" G_GINT64_MODIFIER "x\n", header_and_body, hash);
 }
 

@@ -23,6 +23,7 @@
 #include "shared/vp-error.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -50,6 +51,8 @@ struct _VpChannels {
   guint64 run;                /* per engine process: the guest orders messages by (run, seq) */
   GHashTable *links;          /* uuid -> Link */
   GString *message;
+  GArray *polls;              /* struct pollfd, per tick: who wrote or hung up */
+  GPtrArray *polled;          /* Link*, parallel to polls */
   guint64 tick;
   VpChannelStats stats;
 };
@@ -114,6 +117,8 @@ vp_channels_new (const char *host_id, GError **error)
   channels->run = ((guint64) g_random_int () << 32) | g_random_int ();
   channels->links = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, link_free);
   channels->message = g_string_sized_new (1024);
+  channels->polls = g_array_new (FALSE, FALSE, sizeof (struct pollfd));
+  channels->polled = g_ptr_array_new ();
   return channels;
 }
 
@@ -124,6 +129,8 @@ vp_channels_free (VpChannels *channels)
     return;
   g_hash_table_unref (channels->links);
   g_string_free (channels->message, TRUE);
+  g_array_unref (channels->polls);
+  g_ptr_array_unref (channels->polled);
   g_free (channels->host_id);
   g_free (channels);
 }
@@ -177,7 +184,9 @@ link_connect (VpChannels *channels, Link *link, gint64 now_us)
 }
 
 /* Reads and discards what the guest wrote, up to DRAIN_LIMIT bytes. FALSE
- * when the other end is gone. */
+ * when the other end is gone. Only for links that one poll() of all of
+ * them found readable or hung up: a recv per VM per tick would cost more
+ * than the message. */
 static gboolean
 link_drain (VpChannels *channels, Link *link, gint64 now_us)
 {
@@ -223,12 +232,39 @@ link_send (VpChannels *channels, Link *link, gint64 now_us)
     link_failed (link, "lost", errno, now_us);
 }
 
+/* One poll() over every connected link; drains those with input or a hang-up. */
+static void
+drain_all (VpChannels *channels, gint64 now_us)
+{
+  g_array_set_size (channels->polls, 0);
+  g_ptr_array_set_size (channels->polled, 0);
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, channels->links);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Link *link = value;
+      if (link->fd < 0)
+        continue;
+      struct pollfd entry = { .fd = link->fd, .events = POLLIN };
+      g_array_append_val (channels->polls, entry);
+      g_ptr_array_add (channels->polled, link);
+    }
+  if (channels->polls->len == 0 ||
+      poll ((struct pollfd *) (gpointer) channels->polls->data, channels->polls->len, 0) <= 0)
+    return;
+  for (guint i = 0; i < channels->polls->len; i++)
+    if (g_array_index (channels->polls, struct pollfd, i).revents)
+      link_drain (channels, channels->polled->pdata[i], now_us);
+}
+
 void
 vp_channels_send (VpChannels *channels, const VpSnapshot *snapshot, const GPtrArray *vms,
                   VpVmSnapshot *vm_snapshots, VpVmLedger *const *ledgers)
 {
   gint64 now_us = g_get_monotonic_time ();
   channels->tick++;
+  drain_all (channels, now_us);
   for (guint i = 0; i < vms->len; i++)
     {
       const VpVmInfo *info = vms->pdata[i];
@@ -263,7 +299,7 @@ vp_channels_send (VpChannels *channels, const VpSnapshot *snapshot, const GPtrAr
         }
       if (link->fd < 0 && now_us >= link->retry_at_us)
         link_connect (channels, link, now_us);
-      if (link->fd < 0 || !link_drain (channels, link, now_us))
+      if (link->fd < 0)
         continue;
       encode (channels, link, snapshot, vm, ledgers[i]->epoch);
       link_send (channels, link, now_us);

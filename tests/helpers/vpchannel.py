@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Test helper: plays the host's side of the vpower channel into a FIFO or a pty.
+"""Test helper: the vpower channel's format, written here from vpower-channel(7), not from the C
+code, so that the two agree only if both follow the page.
 
-Writes messages in the format of vpower-channel(7), written here from the man page, not from the
-C encoder, so that the two agree only if both follow the page:
+As a module: checksum(bytes) and parse(text) -> [(fields, zones)] (raising on a bad message).
+As a command, plays the host's side of the channel into a FIFO or a pty:
 
-  channel-feed.py OUT --host ID --epoch N --run N --seq FIRST --count N --interval S \
+  vpchannel.py OUT --host ID --epoch N --run N --seq FIRST --count N --interval S \
       --zone INDEX:NAME:MAX:START:STEP ... [--log FILE] [--garbage] [--replay]
 
 Each message adds STEP to each zone's value, wrapping at MAX as hardware does (a 0 is shown as
@@ -15,14 +16,40 @@ message again after the last: the agent must refuse both.
 """
 import argparse, os, sys, time
 
-FNV_OFFSET, FNV_PRIME = 14695981039346656037, 1099511628211
+FNV_OFFSET, FNV_PRIME, MASK = 14695981039346656037, 1099511628211, 0xFFFFFFFFFFFFFFFF
 
 
-def fnv1a(data):
+def checksum(data):
+    """FNV-1a 64 over little-endian 8-byte words (the last zero-padded), the length, splitmix64's finaliser."""
     h = FNV_OFFSET
-    for b in data:
-        h = ((h ^ b) * FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
-    return h
+    for i in range(0, len(data), 8):
+        h = ((h ^ int.from_bytes(data[i:i + 8], "little")) * FNV_PRIME) & MASK
+    h ^= len(data)
+    h = ((h ^ (h >> 30)) * 0xbf58476d1ce4e5b9) & MASK
+    h = ((h ^ (h >> 27)) * 0x94d049bb133111eb) & MASK
+    return h ^ (h >> 31)
+
+
+def parse(text):
+    """Every message in text, as (fields, zones); raises ValueError on one that breaks the page."""
+    messages = []
+    for chunk in text.split("\nvpower-channel ")[1:]:
+        message = "vpower-channel " + chunk
+        body, _, end = message.rpartition("end ")
+        if not body or not end.endswith("\n") or int(end.strip(), 16) != checksum(body.encode()):
+            raise ValueError(f"bad checksum: {message[:80]!r}")
+        fields, zones = {}, []
+        for line in body.splitlines()[1:]:
+            key, _, value = line.partition(" ")
+            if key == "zone":
+                index, mx, energy, name = value.split(" ")
+                if not 0 < int(energy) <= int(mx):
+                    raise ValueError(line)
+                zones.append((index, name, int(mx), int(energy)))
+            else:
+                fields[key] = value
+        messages.append((fields, zones))
+    return messages
 
 
 def message(args, seq, zones):
@@ -30,7 +57,7 @@ def message(args, seq, zones):
     body += f"time {int(time.time() * 1e6)}\ninterval {int(args.interval * 1e6)}\n"
     for z in zones:
         body += f"zone {z['index']} {z['max']} {z['value']} {z['name']}\n"
-    return b"\n" + body.encode() + b"end %016x\n" % fnv1a(body.encode())
+    return b"\n" + body.encode() + b"end %016x\n" % checksum(body.encode())
 
 
 def main():
