@@ -81,7 +81,8 @@ gboolean
 vp_follower_apply (VpFollower *follower, const VpChannelMessage *message, GError **error)
 {
   gboolean same_host = follower->started && g_str_equal (follower->host_id, message->host_id);
-  if (same_host && message->run == follower->run && message->seq <= follower->seq)
+  /* An older message of the same counters: its values may be behind the last. */
+  if (same_host && message->run == follower->run && message->epoch == follower->epoch && message->seq <= follower->seq)
     {
       g_set_error (error, VP_ERROR, VP_ERROR_PARSE,
                    "channel: a replayed or out-of-order message (seq %" G_GUINT64_FORMAT " after %" G_GUINT64_FORMAT

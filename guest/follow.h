@@ -17,8 +17,8 @@
  *   so at most one tick of energy is lost, and nothing goes back.
  * - A zone keeps the max_energy_range_uj it was first shown with, and wraps
  *   only there, whatever the next host's range.
- * - Within one engine run, sequence numbers only increase: a replayed or
- *   out-of-order message is refused. */
+ * - Within one engine run and epoch, sequence numbers only increase: a
+ *   replayed or out-of-order message is refused. */
 typedef struct _VpFollower VpFollower;
 
 VpFollower *vp_follower_new (void);

@@ -144,7 +144,9 @@ vp_share_bind_sysfs (const VpAgentConfig *config, GError **error)
       umount2 (config->sysfs_powercap, MNT_DETACH);
       return FALSE;
     }
-  g_message ("bound %s over %s: RAPL tools read it as native powercap", config->mount, config->sysfs_powercap);
+  g_autofree char *source_type = mounted_fstype (config->mount);
+  g_message ("bound the %s over %s: RAPL tools read it as native powercap",
+             g_strcmp0 (source_type, VP_AGENT_TREE_FSTYPE) == 0 ? "channel's tree" : "share", config->sysfs_powercap);
   return TRUE;
 }
 

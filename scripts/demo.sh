@@ -3,7 +3,9 @@
 # The whole product in one command (issue 5): a real TCG guest under libvirt reads its own RAPL
 # counters through vpower-agent while vpowerd attributes the host's energy to it. Prints, once a
 # second, what the host publishes for the VM next to what the guest reads.
-#   scripts/demo.sh [--seconds N] [--9p|--virtiofs] [--build DIR]
+#   scripts/demo.sh [--seconds N] [--9p|--virtiofs|--channel] [--build DIR]
+# With --channel (issue 12) the counters go over the virtio-serial channel, and halfway through
+# the VM is saved (virsh save) and restored, to show the guest's counter carrying on.
 # Runs as root. Installs what it needs, starts libvirtd if it is not running, and runs its own
 # vpowerd on temporary directories and a free port, so an operator's vpowerd is left alone.
 # Binaries: $VPOWERD and $VPOWER_AGENT if set, else DIR (default ./build, built there if empty).
@@ -11,7 +13,7 @@ set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 URI=qemu:///system
 
-usage () { echo "usage: demo.sh [--seconds N] [--9p|--virtiofs] [--build DIR]" >&2; exit 2; }
+usage () { echo "usage: demo.sh [--seconds N] [--9p|--virtiofs|--channel] [--build DIR]" >&2; exit 2; }
 seconds=15 share=9p build=$src/build
 while [ $# -gt 0 ]; do
   case $1 in
@@ -19,6 +21,7 @@ while [ $# -gt 0 ]; do
     --seconds=*) seconds=${1#--seconds=} ;;
     --9p) share=9p ;;
     --virtiofs) share=virtiofs ;;
+    --channel) share=channel ;;
     --build) [ $# -ge 2 ] || usage; build=$2; shift ;;
     --build=*) build=${1#--build=} ;;
     -h|--help) usage ;;
@@ -57,6 +60,7 @@ cleanup () {
     virsh -c "$URI" destroy "$vm" >/dev/null 2>&1
     virsh -c "$URI" undefine "$vm" >/dev/null 2>&1 || say "cannot undefine $vm: remove it with virsh undefine"
   fi
+  [ -z "$work" ] || rm -f "$work/$vm.save"
   [ -z "$recorder_pid" ] || { kill "$recorder_pid" 2>/dev/null; wait "$recorder_pid" 2>/dev/null; }
   if [ -n "$vp_pid" ]; then
     kill -TERM "$vp_pid" 2>/dev/null
@@ -153,9 +157,11 @@ wait_for 30 healthy || { tail -20 "$work/vpowerd.log" >&2; die "vpowerd did not 
 
 # The engine publishes a directory for every defined domain: define first, and
 # start once the directory is there (libvirt refuses a missing share source).
-say "defining $vm ($share share) and waiting for its directory"
+say "defining $vm ($share) and waiting for its directory"
+share_dir=$mnt/$vm
+[ "$share" != channel ] || share_dir=''
 VP_GUEST_ARGS="vp.seconds=$((seconds + 3)) vp.load=3" \
-  "$src/tests/guest/domain.sh" "$vm" demo "$guest" "$mnt/$vm" "$share" >"$work/$vm.xml" ||
+  "$src/tests/guest/domain.sh" "$vm" demo "$guest" "$share_dir" "$share" >"$work/$vm.xml" ||
   die "cannot write the domain XML (tests/guest/domain.sh)"
 virsh -c "$URI" define "$work/$vm.xml" >>"$work/setup.log" 2>&1 ||
   { tail -5 "$work/setup.log" >&2; die "virsh define $vm failed"; }
@@ -213,7 +219,7 @@ wait_for 120 sampling || { tail -20 "$console" >&2; die "the guest printed no sa
 # --- the table: one row a second ---
 read -r sensor estimated policy < <(curl -fsS --max-time 2 "$url/api/v1/host" |
   python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["sensor"], str(d["estimated"]).lower(), d["policy"])')
-echo "vpower demo: VM $vm, $share share; vpowerd $url, sensor ${sensor:-?}$([ "${estimated:-}" = true ] && echo " (estimated)"), policy ${policy:-?}"
+echo "vpower demo: VM $vm, $([ "$share" = channel ] && echo "virtio-serial channel" || echo "$share share"); vpowerd $url, sensor ${sensor:-?}$([ "${estimated:-}" = true ] && echo " (estimated)"), policy ${policy:-?}"
 tr -d '\r' <"$console" | sed -n 's/^VP-MOUNT /guest: /p'
 echo "HOST:  the VM's package zone (intel-rapl:0) as vpowerd publishes it in /api/v1/vms"
 echo "GUEST: the same zone as vpower-agent in the VM reads it from /sys/class/powercap;"
@@ -226,6 +232,17 @@ printf '%6s %-28s |  %s\n' "" "     HOST: vpowerd for the VM" "   GUEST: vpower-
 printf '%6s %10s %17s |%17s %10s  %s\n' time watts energy_uj energy_uj watts load
 start_ns=$(date +%s%N)
 for ((row = 1; row <= seconds; row++)); do
+  # With the channel, save and restore the VM halfway: it would be refused with a mounted share.
+  if [ "$share" = channel ] && [ "$row" -eq $((seconds / 2 + 1)) ]; then
+    echo "       --- virsh save $vm, then virsh restore: the guest's counter carries on ---"
+    virsh -c "$URI" save "$vm" "$work/$vm.save" >>"$work/setup.log" 2>&1 ||
+      { tail -5 "$work/setup.log" >&2; die "virsh save $vm failed"; }
+    virsh -c "$URI" restore "$work/$vm.save" >>"$work/setup.log" 2>&1 ||
+      { tail -5 "$work/setup.log" >&2; die "virsh restore $vm failed"; }
+    rm -f "$work/$vm.save"
+    # The rows go on from now: the guest's clock stood still while it was saved.
+    start_ns=$(( $(date +%s%N) - (row - 1) * 1000000000 ))
+  fi
   # Pace the rows on the start time, so the loop's own work does not drift them.
   next_ns=$((start_ns + row * 1000000000))
   now_ns=$(date +%s%N)

@@ -42,13 +42,15 @@ typedef struct {
   gint64 retry_at_us;
   guint retry_ms;
   gboolean failure_logged;    /* this streak's failure was logged */
-  guint64 seq;
   guint64 seen_tick;
 } Link;
 
 struct _VpChannels {
   char *host_id;
   guint64 run;                /* per engine process: the guest orders messages by (run, seq) */
+  /* One sequence for all the run's messages, so a VM's link can be dropped
+   * (stopped, saved) and made again without its seq starting over. */
+  guint64 seq;
   GHashTable *links;          /* uuid -> Link */
   GString *message;
   GArray *polls;              /* struct pollfd, per tick: who wrote or hung up */
@@ -208,7 +210,7 @@ encode (VpChannels *channels, Link *link, const VpSnapshot *snapshot, const VpVm
 {
   GString *out = channels->message;
   g_string_truncate (out, 0);
-  gsize start = vp_channel_encode_begin (out, channels->host_id, epoch, channels->run, ++link->seq, snapshot->real_us,
+  gsize start = vp_channel_encode_begin (out, channels->host_id, epoch, channels->run, ++channels->seq, snapshot->real_us,
                                          (guint64) (snapshot->interval_s * G_USEC_PER_SEC), vm->uuid);
   for (guint z = 0; z < vm->n_zones; z++)
     vp_channel_encode_zone (out, vm->zones[z].index, vm->zones[z].name, vm->zones[z].max_energy_range_uj,

@@ -143,8 +143,11 @@ run_agent () {
 }
 
 # demo (scripts/demo.sh): the agent overlay is in the initramfs. Bind the
-# share over /sys/class/powercap as a tenant would, then for vp.seconds print
-# one line per sample of what the agent reads there:
+# share, or the channel's tree, over /sys/class/powercap as a tenant would
+# (with the channel, vpower-agent mount stays running: it serves the tree),
+# then, for vp.seconds counted from the first sample (a TCG boot takes a
+# varying part of the demo's time), print one line per sample of what the
+# agent reads there:
 #   VP-DEMO <uptime s> <package energy_uj> <package watts> <busy|idle>
 # while the CPU alternates busy and idle every vp.load seconds, so that the
 # power visibly follows the load. Each sample is "once" over 1 s; the burner
@@ -154,15 +157,24 @@ run_demo () {
   export PATH=/usr/sbin:/usr/bin:/sbin:/bin
   mkdir -p /tmp /var/lib
   ip link set lo up
-  if ! vpower-agent mount --bind-sysfs >/tmp/mount.log 2>&1; then
+  if cat /sys/class/virtio-ports/*/name 2>/dev/null | grep -qx org.vpower.0; then
+    vpower-agent mount --bind-sysfs >/tmp/mount.log 2>&1 &
+    i=0
+    until [ -e /sys/class/powercap/intel-rapl:0/energy_uj ]; do
+      i=\$((i + 1)); [ \$i -lt 600 ] || { sed 's/^/VP-ERROR /' /tmp/mount.log; echo "VP-ERROR no tree from the channel"; poweroff -f; }
+      sleep 0.1
+    done
+    echo "VP-MOUNT vpower-agent serves the tree from the channel org.vpower.0 over /sys/class/powercap"
+  elif ! vpower-agent mount --bind-sysfs >/tmp/mount.log 2>&1; then
     sed 's/^/VP-ERROR /' /tmp/mount.log; echo "VP-ERROR vpower-agent mount --bind-sysfs failed"; poweroff -f
+  else
+    sed 's/^/VP-MOUNT /' /tmp/mount.log
   fi
-  sed 's/^/VP-MOUNT /' /tmp/mount.log
   read up _ </proc/uptime
-  start=\${up%.*}
-  now=\$start burner=
-  while [ \$now -lt \$((start + seconds)) ]; do
-    if [ \$(( (now - start) / load % 2 )) -eq 0 ]; then
+  begin=\${up%.*}
+  now=\$begin start= burner=
+  while [ -z "\$start" ] || [ \$now -lt \$((start + seconds)) ]; do
+    if [ \$(( (now - begin) / load % 2 )) -eq 0 ]; then
       state=busy
       [ -n "\$burner" ] || { sh -c 'while :; do :; done' & burner=\$!; renice 19 \$burner >/dev/null; }
     else
@@ -181,6 +193,7 @@ run_demo () {
       { echo "VP-ERROR no package zone in:"; cat /tmp/once.json; poweroff -f; }
     read up _ </proc/uptime
     now=\${up%.*}
+    [ -n "\$start" ] || start=\$now
     echo "VP-DEMO \$up \$sample \$state"
   done
   [ -z "\$burner" ] || kill \$burner
