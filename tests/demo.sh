@@ -3,7 +3,9 @@
 # The README's demo command (scripts/demo.sh, issue 5) works end to end: a real TCG guest under
 # libvirtd reads its counters through vpower-agent, the table shows the host's and the guest's
 # numbers side by side, the guest's energy rises and its power follows its load, and the demo
-# leaves no domain, no mount and no vpowerd behind.
+# leaves no domain, no mount and no vpowerd behind. It runs with --channel (issue 12): the
+# virtio-serial channel, and a virsh save and restore halfway that the guest's counter survives.
+# (9p and virtiofs guests are tests/agent-guest.sh's and tests/libvirt-share.sh's.)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -16,13 +18,16 @@ vp_require_fuse
 [ -x "$VPOWER_AGENT" ] || vp_skip_or_fail "no vpower-agent binary"
 
 vp_setup_workdir
-vp_plan 8
+vp_plan 10
 
-"$abs_top_srcdir/scripts/demo.sh" --seconds 6 --build "$abs_top_builddir" >"$work/out" 2>"$work/err"
+"$abs_top_srcdir/scripts/demo.sh" --channel --seconds 10 --build "$abs_top_builddir" >"$work/out" 2>"$work/err"
 status=$?
 sed 's/^/# /' "$work/out" "$work/err"
 [ "$status" -eq 0 ]
-vp_ok $? "scripts/demo.sh --seconds 6 exits 0 (got $status)"
+vp_ok $? "scripts/demo.sh --channel --seconds 10 exits 0 (got $status)"
+grep -q '^vpower demo: VM vpower-demo-[0-9]*, virtio-serial channel;' "$work/out" &&
+  grep -q '^guest: vpower-agent serves the tree from the channel org.vpower.0' "$work/out"
+vp_ok $? "it says the counters go over the virtio-serial channel, served in the guest by the agent"
 
 grep -q '^demo: the guest read [1-9][0-9]* values, every one of them published by the host for vpower-demo-' "$work/out"
 vp_ok $? "it closes by saying every value the guest read was published by the host"
@@ -41,6 +46,12 @@ vp_ok $? "at least 3 rows with numbers in both the host and the guest columns (g
 awk '{ if (NR > 1 && $5 < last && $5 >= last / 2) exit 1; if (NR > 1 && $5 != last) moved++; last = $5 }
      END { exit !(NR >= 2 && moved > 0) }' "$work/rows"
 vp_ok $? "the guest's energy_uj never decreases and rises over the run"
+
+# After the save and restore line, the guest's value moves on from where it was.
+awk '/--- virsh save .* then virsh restore/ { saved = 1; next }
+     / s .*\|/ { gsub(/\|/, ""); if (!saved) before = $5; else if ($5 > before) moved = 1 }
+     END { exit !(saved && before && moved) }' "$work/out"
+vp_ok $? "the VM is saved and restored halfway, and the guest's counter carries on after it"
 
 # The guest alternates busy and idle every 3 s; a busy vCPU must cost it clearly more. The
 # first idle sample can still show busy power (the tree trails the load by up to a tick), so
