@@ -115,8 +115,8 @@ vp_ok $? "node_exporter in the guest reports the VM's package counter as the hos
 connected () { ctl show "$vm" | grep -q '^channel    connected'; }
 vp_wait_for 10 connected
 vp_ok $? "vpowerctl show says the channel is connected"
-ctl status | grep -q ', 1 with a connected channel' && ctl list --json | grep -q '"channel" : "connected"'
-vp_ok $? "status and list --json say so too"
+ctl status | grep -q ', 1 with a connected channel' && ctl list --json | grep -q '"channel" : "connected"' && ctl show "$vm" --json | grep -A2 '"transports"' | grep -q '"channel"'
+vp_ok $? "status, list --json and show --json (transports: channel) say so too"
 
 # save and restore while the guest reads.
 has_values () { [ "$(n_values)" -ge "$1" ]; }

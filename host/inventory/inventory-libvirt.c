@@ -13,6 +13,7 @@
 #include "shared/vp-domxml.h"
 #include "shared/vp-error.h"
 #include "shared/vp-fileio.h"
+#include "shared/vp-share-xml.h"
 
 #include <stdlib.h>
 
@@ -105,6 +106,16 @@ read_domain_xml (virDomainPtr domain, VpVmInfo *vm)
     }
   if (xml)
     {
+      for (guint i = 0; i < xml->filesystems->len; i++)
+        {
+          const VpDomainFilesystem *fs = xml->filesystems->pdata[i];
+          if (g_strcmp0 (fs->target_dir, VP_SHARE_DEFAULT_TAG) != 0)
+            continue;
+          if (vp_domain_filesystem_is_virtiofs (fs))
+            vm->has_virtiofs = TRUE;
+          else
+            vm->has_9p = TRUE;
+        }
       vm->has_channel = xml->has_channel;
       vm->channel_path = g_str_equal (vm->state, "shutoff") ? NULL : g_strdup (xml->channel_path);
     }

@@ -27,6 +27,8 @@ vp_vm_info_copy (const VpVmInfo *vm)
   copy->uid = vm->uid;
   copy->gid = vm->gid;
   copy->has_channel = vm->has_channel;
+  copy->has_9p = vm->has_9p;
+  copy->has_virtiofs = vm->has_virtiofs;
   copy->channel_path = g_strdup (vm->channel_path);
   return copy;
 }

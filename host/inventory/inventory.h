@@ -16,6 +16,8 @@ typedef struct {
   uid_t uid;        /* who QEMU runs as (libvirt's DAC label); root when unknown */
   gid_t gid;
   gboolean has_channel; /* the domain has the vpower channel (vpowerctl attach --channel) */
+  gboolean has_9p;      /* a 9p share with the tag "vpower" */
+  gboolean has_virtiofs; /* a virtiofs share with the tag "vpower" */
   char *channel_path;   /* its socket while running (from the live XML), or NULL */
 } VpVmInfo;
 

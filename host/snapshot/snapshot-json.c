@@ -104,6 +104,16 @@ vp_snapshot_json_vm_members (JsonBuilder *b, const VpVmSnapshot *vm)
   /* The virtio-serial channel (issue #12): wired, and this tick's message delivered to its socket. */
   json_builder_set_member_name (b, "channel");
   json_builder_add_string_value (b, !vm->has_channel ? "none" : vm->channel_connected ? "connected" : "waiting");
+  /* How the VM is wired, from libvirt's (live, while running) definition. */
+  json_builder_set_member_name (b, "transports");
+  json_builder_begin_array (b);
+  if (vm->has_channel)
+    json_builder_add_string_value (b, "channel");
+  if (vm->has_9p)
+    json_builder_add_string_value (b, "9p");
+  if (vm->has_virtiofs)
+    json_builder_add_string_value (b, "virtiofs");
+  json_builder_end_array (b);
   json_builder_set_member_name (b, "zones");
   json_builder_begin_array (b);
   for (guint z = 0; z < vm->n_zones; z++)

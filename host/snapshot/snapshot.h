@@ -35,6 +35,7 @@ typedef struct {
   guint64 cpu_ns_total;
   double cpu_share;             /* VM CPU time / host busy CPU time, last tick */
   gboolean has_channel;         /* the domain has the vpower channel */
+  gboolean has_9p, has_virtiofs; /* shares with the tag "vpower" */
   gboolean channel_connected;   /* this tick's message went to its socket */
   guint n_zones;
   VpZoneSnapshot *zones;        /* in the VM's layout (mirror/aggregate) */
