@@ -216,6 +216,7 @@ test_bad_framing (void)
       g_string_append (out, "future xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n");
     long_message = g_string_free (out, FALSE);
   }
+  static const char with_nul[] = "\nvpower-channel 1\nhost h\0x\n";
   struct {
     const char *label;
     const char *bytes;
@@ -227,12 +228,12 @@ test_bad_framing (void)
     { "too many zones", too_many_zones },
     { "long line", long_line },
     { "long message", long_message },
-    { "NUL", "\nvpower-channel 1\nhost h\0x\n" },
+    { "NUL", with_nul },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_test_message ("%s", cases[i].label);
-      gsize length = g_str_equal (cases[i].label, "NUL") ? 30 : strlen (cases[i].bytes);
+      gsize length = cases[i].bytes == with_nul ? sizeof with_nul - 1 : strlen (cases[i].bytes);
       g_autoptr (VpChannelParser) parser = vp_channel_parser_new ();
       guint refusals = 0;
       g_autoptr (GPtrArray) first = parse_all (parser, cases[i].bytes, length, &refusals);
