@@ -2,7 +2,7 @@
 /* Benchmark: engine CPU time per tick for N VMs, against the raw reads it needs, in one run.
  *
  *   bench-engine POWERCAP_ROOT N [N ...]
- *   bench-engine --channels POWERCAP_ROOT N
+ *   bench-engine --channels POWERCAP_ROOT N [THREADS]
  *
  * For each N it starts N idle processes, lists them in a static inventory
  * and runs the real engine (vp_engine_tick: sampling, attribution, snapshot,
@@ -16,7 +16,9 @@
  * same N VMs, interleaved: one as above, one where every VM has a channel
  * socket (host/channel/channel.c sends each its message every tick). A
  * child process plays QEMU: it listens on the N sockets and reads and
- * discards what arrives, so its CPU time is not the engine's. */
+ * discards what arrives, so its CPU time is not the engine's. Each VM is a
+ * process with THREADS threads (default 1; a 1-vCPU TCG QEMU here has 4:
+ * main, call_rcu, "CPU 0/TCG", "IO mon_iothread"), which the tick reads. */
 #include "config.h"
 
 #include "host/engine/engine.h"
@@ -29,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -106,8 +109,16 @@ typedef struct {
   double baseline_s;
 } Result;
 
+static void *
+idle_thread (void *data)
+{
+  for (;;)
+    pause ();
+  return NULL;
+}
+
 static pid_t *
-start_idle_processes (guint n)
+start_idle_processes (guint n, guint threads)
 {
   pid_t *pids = g_new (pid_t, n);
   for (guint i = 0; i < n; i++)
@@ -115,6 +126,11 @@ start_idle_processes (guint n)
       pids[i] = fork ();
       if (pids[i] == 0)
         {
+          for (guint t = 1; t < threads; t++)
+            {
+              pthread_t thread;
+              pthread_create (&thread, NULL, idle_thread, NULL);
+            }
           pause ();
           _exit (0);
         }
@@ -173,7 +189,7 @@ remove_dir (const char *dir)
 static Result
 bench_one (const char *powercap_root, char **zones, guint n)
 {
-  g_autofree pid_t *pids = start_idle_processes (n);
+  g_autofree pid_t *pids = start_idle_processes (n, 1);
   g_autofree char *dir = g_dir_make_tmp ("vp-bench-XXXXXX", NULL);
   g_autoptr (VpEngine) engine = engine_for (dir, "plain", powercap_root, pids, n, FALSE);
 
@@ -248,9 +264,9 @@ start_fake_qemu (const char *dir, guint n)
 
 /* Engine CPU per tick with and without a channel per VM, interleaved. */
 static gboolean
-bench_channels (const char *powercap_root, guint n)
+bench_channels (const char *powercap_root, guint n, guint threads)
 {
-  g_autofree pid_t *pids = start_idle_processes (n);
+  g_autofree pid_t *pids = start_idle_processes (n, threads);
   g_autofree char *dir = g_dir_make_tmp ("vp-bench-XXXXXX", NULL);
   pid_t qemu = start_fake_qemu (dir, n);
   g_autoptr (VpEngine) plain = engine_for (dir, "plain", powercap_root, pids, n, FALSE);
@@ -278,12 +294,12 @@ bench_channels (const char *powercap_root, guint n)
   snapshot = vp_engine_snapshot (wired);
   double plain_s = median (plain_round, rounds), wired_s = median (wired_round, rounds);
   double added = (wired_s - plain_s) / plain_s;
-  printf ("%6s %14s %14s %16s %10s\n", "VMs", "tick", "tick+channels", "channel/VM/tick", "added");
-  printf ("%6u %11.1f us %11.1f us %13.2f us %9.1f%%\n", n, plain_s * 1e6, wired_s * 1e6,
+  printf ("%6s %8s %14s %14s %16s %10s\n", "VMs", "threads", "tick", "tick+channels", "channel/VM/tick", "added");
+  printf ("%6u %8u %11.1f us %11.1f us %13.2f us %9.1f%%\n", n, threads, plain_s * 1e6, wired_s * 1e6,
           (wired_s - plain_s) / n * 1e6, added * 100);
-  printf ("RESULT channels vms=%u connected=%u sent=%" G_GUINT64_FORMAT " dropped=%" G_GUINT64_FORMAT
+  printf ("RESULT channels vms=%u threads=%u connected=%u sent=%" G_GUINT64_FORMAT " dropped=%" G_GUINT64_FORMAT
           " tick_us=%.1f tick_with_channels_us=%.1f per_vm_us=%.2f added=%.3f target=0.10\n",
-          n, connected, snapshot->channel_sent, snapshot->channel_dropped, plain_s * 1e6, wired_s * 1e6,
+          n, threads, connected, snapshot->channel_sent, snapshot->channel_dropped, plain_s * 1e6, wired_s * 1e6,
           (wired_s - plain_s) / n * 1e6, added);
   fflush (stdout);
 
@@ -305,15 +321,15 @@ ignore_log (const char *domain, GLogLevelFlags level, const char *message, gpoin
 int
 main (int argc, char **argv)
 {
-  if (argc < 3 || (g_str_equal (argv[1], "--channels") && argc != 4))
+  if (argc < 3 || (g_str_equal (argv[1], "--channels") && argc != 4 && argc != 5))
     {
-      fprintf (stderr, "usage: bench-engine POWERCAP_ROOT N [N ...] | bench-engine --channels POWERCAP_ROOT N\n");
+      fprintf (stderr, "usage: bench-engine POWERCAP_ROOT N [N ...] | bench-engine --channels POWERCAP_ROOT N [THREADS]\n");
       return 2;
     }
   g_log_set_always_fatal (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL);
   g_log_set_handler ("vpowerd", G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO, ignore_log, NULL);
   if (g_str_equal (argv[1], "--channels"))
-    return bench_channels (argv[2], (guint) atoi (argv[3])) ? 0 : 1;
+    return bench_channels (argv[2], (guint) atoi (argv[3]), argc == 5 ? (guint) MAX (1, atoi (argv[4])) : 1) ? 0 : 1;
 
   g_autoptr (GPtrArray) zones = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GDir) dir = g_dir_open (argv[1], 0, NULL);

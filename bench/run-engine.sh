@@ -10,6 +10,11 @@ make -C "$build" -s bench/bench-engine vpowerd
 echo "== engine CPU per tick against the raw /proc, sysfs and powercap reads it needs (same run)"
 "$build/bench/bench-engine" "$src/tests/data/powercap/single" 10 100 1000 || engine_status=$?
 
+echo "== the channels' cost: the engine at 100 VMs with a channel each, against the same engine without (same run)"
+echo "   (VMs of 4 threads, as a 1-vCPU TCG QEMU here; then of 1 thread, the cheapest tick to add to)"
+"$build/bench/bench-engine" --channels "$src/tests/data/powercap/single" 100 4 || engine_status=$?
+"$build/bench/bench-engine" --channels "$src/tests/data/powercap/single" 100 1 || true
+
 echo "== RSS of a real vpowerd with 100 idle VMs (static inventory), after 10 ticks"
 work=$(mktemp -d)
 pids=()

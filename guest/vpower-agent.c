@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vpower-agent: the guest agent's entry point: options, logging, and the
- * commands mount, umount, once and top (serve is guest/serve.c). */
+ * commands mount, umount, once and top (serve is guest/serve.c; mount over
+ * the channel is guest/vpower-agent-tree.c, which this execs). */
 #include "config.h"
 
 #include "guest/agent-conf.h"
@@ -8,11 +9,11 @@
 #include "guest/serve.h"
 #include "guest/share.h"
 #include "guest/channel.h"
-#include "guest/tree-mount.h"
 #include "shared/vp-sdnotify.h"
 #include "shared/vp-error.h"
 #include "shared/vp-log.h"
 
+#include <errno.h>
 #include <glib-unix.h>
 #include <locale.h>
 #include <signal.h>
@@ -36,12 +37,33 @@ use_channel (const VpAgentConfig *config)
   return port != NULL;
 }
 
+/* The channel's tree server: beside this program (a build tree, or a guest
+ * image that ships both in one directory), else where make install put it. */
+static char *
+tree_server_path (void)
+{
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *dir = self ? g_path_get_dirname (self) : NULL;
+  g_autofree char *sibling = dir ? g_build_filename (dir, "vpower-agent-tree", NULL) : NULL;
+  if (sibling && g_file_test (sibling, G_FILE_TEST_IS_EXECUTABLE))
+    return g_steal_pointer (&sibling);
+  return g_strdup (PKGLIBEXECDIR "/vpower-agent-tree");
+}
+
 static int
-run_mount (const VpAgentConfig *config)
+run_mount (const VpAgentConfig *config, char **original_argv)
 {
   g_autoptr (GError) error = NULL;
   if (use_channel (config))
-    return vp_tree_mount_run (config);
+    {
+      /* exec, not spawn: the PID stays the one systemd started (Type=notify). */
+      g_autofree char *server = tree_server_path ();
+      g_free (original_argv[0]);
+      original_argv[0] = g_strdup (server);
+      execv (server, original_argv);
+      g_critical ("cannot run the channel's tree server %s: %s", server, g_strerror (errno));
+      return EXIT_FAILURE;
+    }
   if (vp_share_mount (config, &error))
     {
       /* Under a Type=notify unit, the share is up: this process is done. */
@@ -165,7 +187,7 @@ main (int argc, char **argv)
   vp_log_set_verbose (config->verbose);
 
   if (g_str_equal (config->command, "mount"))
-    return run_mount (config);
+    return run_mount (config, original_argv);
   if (g_str_equal (config->command, "umount"))
     return run_umount (config);
   if (g_str_equal (config->command, "once"))

@@ -23,6 +23,7 @@ vp_ok $status "make install DESTDIR=... succeeds"
 if [ "$prefix" = /usr ] && [ "$sysconfdir" = /etc ]; then
   # Debian's layout (FHS, dh's defaults, systemd units in /lib on bookworm).
   expected="/usr/sbin/vpowerd /usr/sbin/vpowerctl /usr/sbin/vpower-agent /usr/libexec/vpower/vpower-hook
+    /usr/libexec/vpower/vpower-agent-tree
     /etc/vpower/vpowerd.conf /etc/vpower/vpower-agent.conf
     /lib/systemd/system/vpowerd.service /lib/systemd/system/vpower-agent.service
     /lib/systemd/system/vpower-agent-mount.service
@@ -31,6 +32,7 @@ if [ "$prefix" = /usr ] && [ "$sysconfdir" = /etc ]; then
   layout="Debian's layout"
 else
   expected="$sbindir/vpowerd $sbindir/vpowerctl $sbindir/vpower-agent $pkglibexecdir/vpower-hook
+    $pkglibexecdir/vpower-agent-tree
     $sysconfdir/vpower/vpowerd.conf $sysconfdir/vpower/vpower-agent.conf
     $systemdsystemunitdir/vpowerd.service $systemdsystemunitdir/vpower-agent.service
     $systemdsystemunitdir/vpower-agent-mount.service
@@ -48,7 +50,8 @@ unexpected=$(cd "$dest" && find . -type f | sed 's|^\.||' | sort | comm -23 - <(
 vp_ok $? "and nothing else${unexpected:+ (also: $unexpected)}"
 
 executables=true
-for file in $sbindir/vpowerd $sbindir/vpowerctl $sbindir/vpower-agent $pkglibexecdir/vpower-hook; do
+for file in $sbindir/vpowerd $sbindir/vpowerctl $sbindir/vpower-agent $pkglibexecdir/vpower-hook \
+    $pkglibexecdir/vpower-agent-tree; do
   [ -x "$dest$file" ] || executables=false
 done
 $executables && "$dest$sbindir/vpowerctl" --version | grep -q "^vpowerctl " &&

@@ -17,11 +17,15 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/usr/sbin" "$root/usr/bin"
 cp "$agent" "$root/usr/sbin/vpower-agent"
+# The channel's tree server: vpower-agent runs it from its own directory.
+tree_server=$(dirname "$agent")/vpower-agent-tree
+[ -x "$tree_server" ] || die "no $tree_server beside $agent"
+cp "$tree_server" "$root/usr/sbin/vpower-agent-tree"
 cp "$node_exporter" "$root/usr/bin/prometheus-node-exporter"
 
 # The loader and each library, resolved by the host's loader (an ASan build
 # brings its runtime along the same way).
-for binary in "$agent" "$node_exporter"; do
+for binary in "$agent" "$tree_server" "$node_exporter"; do
   ldd "$binary" | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }'
 done | sort -u | while read -r lib; do
   mkdir -p "$root$(dirname "$lib")"
