@@ -249,8 +249,8 @@ vp_channel_parser_feed (VpChannelParser *parser, const char *bytes, gsize length
   g_string_append_len (parser->input, bytes, (gssize) length);
 }
 
-static gboolean
-host_id_is_valid (const char *id)
+gboolean
+vp_channel_host_id_is_valid (const char *id)
 {
   gsize length = strlen (id);
   if (length == 0 || length > VP_CHANNEL_MAX_HOST_ID)
@@ -325,7 +325,7 @@ parse_field (VpChannelParser *parser, const char *line, GError **error)
   switch (bit)
     {
     case SEEN_HOST:
-      ok = host_id_is_valid (value);
+      ok = vp_channel_host_id_is_valid (value);
       if (ok)
         message->host_id = g_strdup (value);
       break;

@@ -41,6 +41,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpChannelMessage, vp_channel_message_free)
  * length xored in and splitmix64's finaliser. */
 guint64 vp_channel_checksum (const char *bytes, gsize length);
 
+/* A host id the format carries: 1 to VP_CHANNEL_MAX_HOST_ID letters, digits, '.', '_', ':' or '-'. */
+gboolean vp_channel_host_id_is_valid (const char *id);
+
 /* --- writing (vpowerd): begin, one call per zone, end --- */
 
 /* Appends a message's header to out and returns where the message starts,

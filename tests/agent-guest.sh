@@ -36,38 +36,15 @@ bail () {
 vp_plan 10
 
 "$abs_top_srcdir/scripts/setup-libvirtd.sh" >>"$work/setup.log" 2>&1 || bail "setup-libvirtd.sh failed"
-"$abs_top_srcdir/tests/guest/build-guest.sh" "$cache" >>"$work/setup.log" 2>&1 || bail "build-guest.sh failed"
 guest=$work/guest
-mkdir -p "$guest" && cp "$cache/vmlinux" "$guest/" && chmod 777 "$guest"
-"$abs_top_srcdir/tests/guest/agent-overlay.sh" "$work/agent.cpio.gz" "$VPOWER_AGENT" >>"$work/setup.log" 2>&1 ||
-  bail "agent-overlay.sh failed"
-# The kernel unpacks concatenated archives in order: the overlay lands on the base.
-cat "$cache/initramfs.gz" "$work/agent.cpio.gz" >"$guest/initramfs.gz"
+vp_agent_guest "$guest" "$cache" "$work/setup.log" || bail "cannot build the guest"
 vp_ok 0 "the guest's initramfs carries vpower-agent, node_exporter and their libraries ($(du -h "$guest/initramfs.gz" | cut -f1))"
 
 vp_start_mounted "$work/vpowerd.log" --inventory libvirt --connect "$URI" --sensor model --interval 1 \
   --state-dir "$work/state" || bail "vpowerd did not start"
 
 # Record every value, and when it was first published, for this VM.
-python3 - "$VP_URL" "$work/published" "$work/stop-recording" "$vm" <<'PY' & pids+=($!)
-import json, os, sys, time, urllib.request
-url, out, stop, name = sys.argv[1:5]
-last = None
-with open(out, "w") as f:
-    while not os.path.exists(stop):
-        try:
-            d = json.load(urllib.request.urlopen(url + "/api/v1/vms", timeout=2))
-            if d["ticks"] != last:
-                last = d["ticks"]
-                for v in d["vms"]:
-                    if v["name"] == name:
-                        for z in v["zones"]:
-                            f.write(f"{time.time():.3f} {z['index']} {z['energy_uj']}\n")
-                f.flush()
-        except Exception:
-            pass
-        time.sleep(0.05)
-PY
+vp_record_published "$vm" "$work/published" "$work/stop-recording"
 
 # 9p: the agent tries virtiofs first, finds no such tag, and falls back.
 qemu_uid=$(id -u libvirt-qemu) && qemu_gid=$(id -g libvirt-qemu) || bail "no libvirt-qemu user"

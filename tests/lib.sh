@@ -161,6 +161,45 @@ vp_start_agent () {
   vp_wait_for 20 curl -sS -o /dev/null --max-time 2 "$AGENT_URL/metrics" || { cat "$log" >&2; return 1; }
 }
 
+# vp_agent_guest DIR CACHE LOG: a TCG guest in DIR (vmlinux, initramfs.gz) whose initramfs carries
+# vpower-agent, its tree server, node_exporter and their libraries (tests/guest/agent-overlay.sh
+# over the cached base of tests/guest/build-guest.sh). Steps log to LOG.
+vp_agent_guest () {
+  local dir=$1 cache=$2 log=$3
+  "$abs_top_srcdir/tests/guest/build-guest.sh" "$cache" >>"$log" 2>&1 || { echo "# build-guest.sh failed"; return 1; }
+  mkdir -p "$dir" && cp "$cache/vmlinux" "$dir/" && chmod 777 "$dir" || return 1
+  "$abs_top_srcdir/tests/guest/agent-overlay.sh" "$dir/agent.cpio.gz" "$VPOWER_AGENT" >>"$log" 2>&1 ||
+    { echo "# agent-overlay.sh failed"; return 1; }
+  # The kernel unpacks concatenated archives in order: the overlay lands on the base.
+  cat "$cache/initramfs.gz" "$dir/agent.cpio.gz" >"$dir/initramfs.gz"
+}
+
+# vp_record_published VM OUT STOP-FILE: in the background (added to $pids), every value
+# vpowerd ($VP_URL) publishes for VM, one line per zone and tick, "TIME INDEX ENERGY_UJ",
+# until STOP-FILE exists.
+vp_record_published () {
+  python3 - "$VP_URL" "$2" "$3" "$1" <<'PY' &
+import json, os, sys, time, urllib.request
+url, out, stop, name = sys.argv[1:5]
+last = None
+with open(out, "w") as f:
+    while not os.path.exists(stop):
+        try:
+            d = json.load(urllib.request.urlopen(url + "/api/v1/vms", timeout=2))
+            if d["ticks"] != last:
+                last = d["ticks"]
+                for v in d["vms"]:
+                    if v["name"] == name:
+                        for z in v["zones"]:
+                            f.write(f"{time.time():.3f} {z['index']} {z['energy_uj']}\n")
+                f.flush()
+        except Exception:
+            pass
+        time.sleep(0.05)
+PY
+  pids+=($!)
+}
+
 # vp_metric TEXT-FILE NAME{LABELS}: the value of one sample in an exposition.
 vp_metric () { awk -v key="$2" '$1 == key { print $2; found = 1 } END { exit !found }' "$1"; }
 

@@ -78,37 +78,25 @@ link_free (gpointer data)
   g_free (link);
 }
 
-static gboolean
-host_id_is_valid (const char *id)
-{
-  gsize length = strlen (id);
-  if (length == 0 || length > VP_CHANNEL_MAX_HOST_ID)
-    return FALSE;
-  for (const char *c = id; *c; c++)
-    if (!g_ascii_isalnum (*c) && !strchr ("._:-", *c))
-      return FALSE;
-  return TRUE;
-}
-
 /* /etc/machine-id is stable across reboots and unique per host; a host
  * name is the fallback (containers without one). */
 static char *
 default_host_id (void)
 {
   g_autofree char *machine_id = NULL;
-  if (g_file_get_contents ("/etc/machine-id", &machine_id, NULL, NULL) && host_id_is_valid (g_strstrip (machine_id)))
+  if (g_file_get_contents ("/etc/machine-id", &machine_id, NULL, NULL) && vp_channel_host_id_is_valid (g_strstrip (machine_id)))
     return g_steal_pointer (&machine_id);
   g_autofree char *name = g_strdup (g_get_host_name ());
   for (char *c = name; *c; c++)
     if (!g_ascii_isalnum (*c) && !strchr ("._:-", *c))
       *c = '-';
-  return host_id_is_valid (name) ? g_steal_pointer (&name) : g_strdup ("vpowerd");
+  return vp_channel_host_id_is_valid (name) ? g_steal_pointer (&name) : g_strdup ("vpowerd");
 }
 
 VpChannels *
 vp_channels_new (const char *host_id, GError **error)
 {
-  if (host_id && !host_id_is_valid (host_id))
+  if (host_id && !vp_channel_host_id_is_valid (host_id))
     {
       g_set_error (error, VP_ERROR, VP_ERROR_CONFIG,
                    "host-id \"%s\" must be 1 to %d letters, digits or . _ : -", host_id, VP_CHANNEL_MAX_HOST_ID);
