@@ -104,27 +104,32 @@ note_refusal (VpGuestChannel *channel, const GError *error)
 static void
 take_messages (VpGuestChannel *channel)
 {
-  gboolean changed = FALSE;
+  gboolean changed = FALSE, refused = FALSE;
   for (;;)
     {
       g_autoptr (GError) error = NULL;
       g_autoptr (VpChannelMessage) message = vp_channel_parser_next (channel->parser, &error);
-      if (error)
-        {
-          note_refusal (channel, error);
-          continue;
-        }
-      if (!message)
+      if (!error && !message)
         break;
-      if (!vp_follower_apply (channel->follower, message, &error))
+      if (!error && vp_follower_apply (channel->follower, message, &error))
+        changed = TRUE;
+      else
         {
           note_refusal (channel, error);
-          continue;
+          refused = TRUE;
         }
-      changed = TRUE;
     }
   if (!changed)
-    return;
+    {
+      if (refused)
+        {
+          g_mutex_lock (&channel->lock);
+          VpGuestChannelStats stats = channel->stats;
+          g_mutex_unlock (&channel->lock);
+          write_status (channel, &stats);
+        }
+      return;
+    }
 
   g_autoptr (VpPublication) publication = vp_follower_publication (channel->follower);
   VpTree *tree = vp_tree_build_vm_root (channel->ids, publication);
