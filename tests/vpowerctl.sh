@@ -38,7 +38,7 @@ define () {
   return 1
 }
 
-vp_plan 28
+vp_plan 29
 
 "$abs_top_srcdir/scripts/setup-libvirtd.sh" >>"$work/setup.log" 2>&1 || bail "setup-libvirtd.sh failed"
 "$abs_top_srcdir/tests/guest/build-guest.sh" "$cache" >>"$work/setup.log" 2>&1 || bail "build-guest.sh failed"
@@ -153,10 +153,12 @@ print(domain.replace("<vcpu", answer["memory_backing"] + "<vcpu", 1))
 PY
 define "$work/$vfs-memory.xml"
 vp_ok $? "libvirt accepts the <memoryBacking> that xml --virtiofs printed"
-out=$(ctl attach "$vfs" --virtiofs --config); status=$?
+out=$(ctl attach "$vfs" --virtiofs --config 2>"$work/attach.err"); status=$?
 vp_diag "$out"
 [ $status -eq 0 ] && grep -q "attached the virtiofs share $VP_MNT/$vfs" <<<"$out"
 vp_ok $? "attach --virtiofs --config succeeds"
+grep -q '^vpowerctl: warning: .*virtiofs share block live migration and save' "$work/attach.err"
+vp_ok $? "and warns that the share blocks live migration and save: $(cat "$work/attach.err")"
 virsh -c "$URI" dumpxml --inactive "$vfs" > "$work/$vfs-after.xml"
 python3 - "$work/$vfs-after.xml" "$work/vfs.json" "$VP_MNT/$vfs" <<'PY'
 import json, sys, xml.etree.ElementTree as ET
