@@ -6,6 +6,8 @@
 # binds it over /sys/class/powercap; node_exporter reads it; a reader loop reads energy_uj every
 # 0.5 s while the host does `virsh save` + `virsh restore` and kills the engine with -9. Every value
 # the guest read must be one the host published for that VM, with no error and no decrease.
+# Meanwhile a second, hostile guest never reads its port and floods it with garbage: the tick's
+# cadence and duration and the first guest's updates are compared with a quiet window before it.
 # Also: the refusals (a second attach; --live without a controller), and show/status/list.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -14,6 +16,7 @@ URI=qemu:///system
 cache=${VP_GUEST_CACHE:-$abs_top_builddir/tests/guest/cache}
 vm=vp-chan-$$
 bare=vp-chanbare-$$
+flood=vp-chanflood-$$
 
 vp_require_fuse
 [ -x "$VPOWER_AGENT" ] || vp_skip_or_fail "no vpower-agent binary"
@@ -25,7 +28,7 @@ pids=()
 VP_PID=
 cleanup () {
   local d
-  for d in "$vm" "$bare"; do
+  for d in "$vm" "$bare" "$flood"; do
     virsh -c "$URI" destroy "$d" >/dev/null 2>&1
     virsh -c "$URI" undefine "$d" >/dev/null 2>&1
   done
@@ -44,7 +47,7 @@ console_has () { grep -q "$1" "$guest/$vm.console" 2>/dev/null; }
 values () { console | sed -n 's/^VP-VALUE \([0-9]*\).*/\1/p'; }
 n_values () { values | wc -l; }
 
-vp_plan 16
+vp_plan 19
 
 "$abs_top_srcdir/scripts/setup-libvirtd.sh" >>"$work/setup.log" 2>&1 || bail "setup-libvirtd.sh failed"
 guest=$work/guest
@@ -73,7 +76,7 @@ vp_ok $? "attach --channel --config adds it to the definition: $out"
 virsh -c "$URI" destroy "$bare" >/dev/null 2>&1
 
 # The guest: a controller, no channel yet.
-VP_GUEST_ARGS="vp.period=0.5 vp.seconds=24" "$abs_top_srcdir/tests/guest/domain.sh" "$vm" channel "$guest" "" controller \
+VP_GUEST_ARGS="vp.period=0.5 vp.seconds=40" "$abs_top_srcdir/tests/guest/domain.sh" "$vm" channel "$guest" "" controller \
   >"$work/$vm.xml"
 virsh -c "$URI" define "$work/$vm.xml" >>"$work/setup.log" 2>&1 || bail "cannot define $vm"
 virsh -c "$URI" start "$vm" >>"$work/setup.log" 2>&1 || bail "cannot start $vm"
@@ -92,11 +95,47 @@ node_uj=$(console | sed -n 's/^VP-NODE node_rapl_package_joules_total{index="0",
 awk -v v="$node_uj" '$2 == "0" && $3 == v { found = 1 } END { exit !found }' "$work/published"
 vp_ok $? "node_exporter in the guest reports the VM's package counter as the host published it ($node_uj µJ)"
 
+epoch_of () { vp_get "$VP_URL/api/v1/vms" | python3 -c "import json,sys; print([v['epoch'] for v in json.load(sys.stdin)['vms'] if v['name'] == '$1'][0])"; }
 connected () { ctl show "$vm" | grep -q '^channel    connected'; }
 vp_wait_for 10 connected
 vp_ok $? "vpowerctl show says the channel is connected"
+epoch_start=$(epoch_of "$vm")
 ctl status | grep -q ', 1 with a connected channel' && ctl list --json | grep -q '"channel" : "connected"' && ctl show "$vm" --json | grep -A2 '"transports"' | grep -q '"channel"'
 vp_ok $? "status, list --json and show --json (transports: channel) say so too"
+
+# A hostile neighbour. measure: over 4 s, "TICKS MEAN-TICK-SECONDS DROPPED DISCARDED-BYTES
+# GUEST-VALUES" (ticks and tick time from the engine's metrics; the first guest's distinct reads).
+metric () { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
+measure () {
+  local before=$work/m0 after=$work/m1 v0 v1
+  vp_get "$VP_URL/metrics" >"$before"; v0=$(values | sort -u | wc -l)
+  sleep 4   # the measurement window itself, not a wait for anything
+  vp_get "$VP_URL/metrics" >"$after"; v1=$(values | sort -u | wc -l)
+  python3 - "$(metric vpower_ticks_total "$before")" "$(metric vpower_ticks_total "$after")" \
+    "$(metric vpower_tick_duration_seconds_total "$before")" "$(metric vpower_tick_duration_seconds_total "$after")" \
+    "$(metric vpower_channel_messages_dropped_total "$before")" "$(metric vpower_channel_messages_dropped_total "$after")" \
+    "$(metric vpower_channel_discarded_bytes_total "$before")" "$(metric vpower_channel_discarded_bytes_total "$after")" \
+    "$v0" "$v1" <<'PY'
+import sys
+t0, t1, d0, d1, x0, x1, b0, b1, v0, v1 = map(float, sys.argv[1:])
+print(int(t1 - t0), (d1 - d0) / max(1, t1 - t0), int(x1 - x0), int(b1 - b0), int(v1 - v0))
+PY
+}
+read -r quiet_ticks quiet_tick_s _ _ quiet_values < <(measure)
+"$abs_top_srcdir/tests/guest/domain.sh" "$flood" flood "$guest" "" channel >"$work/$flood.xml"
+virsh -c "$URI" define "$work/$flood.xml" >>"$work/setup.log" 2>&1 && virsh -c "$URI" start "$flood" >>"$work/setup.log" 2>&1 ||
+  bail "cannot start $flood"
+flooding () { grep -q '^VP-FLOOD' "$guest/$flood.console" 2>/dev/null &&
+  [ "$(vp_get "$VP_URL/metrics" | awk '$1 == "vpower_channel_discarded_bytes_total" { print $2 }')" != 0 ]; }
+vp_wait_for 60 flooding || bail "the hostile guest does not flood its port"
+read -r loud_ticks loud_tick_s loud_dropped loud_discarded loud_values < <(measure)
+vp_diag "quiet: $quiet_ticks ticks, $quiet_tick_s s per tick, $quiet_values new guest values; with the flood:" \
+  "$loud_ticks ticks, $loud_tick_s s per tick, $loud_values new guest values, $loud_dropped dropped, $loud_discarded bytes discarded"
+python3 -c "import sys; sys.exit(0 if $loud_ticks >= 0.9 * $quiet_ticks and $loud_tick_s <= 2 * $quiet_tick_s + 0.001 else 1)"
+vp_ok $? "a guest flooding its port and never reading leaves the tick's cadence and duration alone (ticks $(python3 -c "print(round($loud_ticks / max(1, $quiet_ticks), 2))")x, tick time $(python3 -c "print(round($loud_tick_s / max($quiet_tick_s, 1e-9), 2))")x)"
+[ "$loud_values" -ge 3 ] && [ "$loud_discarded" -gt 0 ] && [ "$loud_discarded" -le $((4096 * (loud_ticks + 1))) ]
+vp_ok $? "the other guest keeps getting its updates, and what the flood writes is read at most 4 KiB a tick, then dropped"
+virsh -c "$URI" destroy "$flood" >/dev/null 2>&1
 
 # save and restore while the guest reads.
 has_values () { [ "$(n_values)" -ge "$1" ]; }
@@ -109,6 +148,7 @@ vp_ok $? "virsh restore succeeds"
 more_after_restore () { [ "$(values | tail -n +$((before_restore + 1)) | sort -u | wc -l)" -ge 3 ]; }
 vp_wait_for 30 more_after_restore
 vp_ok $? "after the restore the guest's counter moves on (its channel reconnected to the new socket)"
+epoch_restored=$(epoch_of "$vm")
 
 # kill -9 of the engine: updates resume.
 engine=$(vp_engine_pid)
@@ -119,6 +159,9 @@ before_kill=$(n_values)
 more_after_kill () { [ "$(values | tail -n +$((before_kill + 1)) | sort -u | wc -l)" -ge 3 ]; }
 vp_wait_for 30 more_after_kill
 vp_ok $? "after an engine kill -9 the guest's counter moves on"
+epoch_killed=$(epoch_of "$vm")
+[ -n "$epoch_start" ] && [ "$epoch_restored" = "$epoch_start" ] && [ "$epoch_killed" = "$epoch_start" ]
+vp_ok $? "the VM's counter epoch on the host is the same before, after the restore and after the engine restart ($epoch_start, $epoch_restored, $epoch_killed)"
 
 vp_wait_for 90 console_has '^VP-DONE' || bail "the guest did not finish"
 touch "$work/stop-recording"
@@ -139,4 +182,5 @@ vp_ok $? "every value the guest read is one the host published for it (one host,
 console_has '^VP-STATUS origin_changes 0' && ! console_has 'replayed or out-of-order'
 vp_ok $? "save, restore and the engine restart were no change of origin, and no message was taken for a replay"
 console | grep '^VP-STATUS\|^VP-LOG' | sed 's/^/# /' | tail -12
+grep -E 'engine|state|gone|channel of|restored|libvirt' "$work/vpowerd.log" | sed 's/^/# vpowerd: /' | tail -40
 vp_finish

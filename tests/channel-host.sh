@@ -12,7 +12,7 @@ set -uo pipefail
 vp_require_fuse
 vp_setup_workdir
 chmod 755 "$work"
-vp_plan 16
+vp_plan 17
 QEMU="python3 $abs_top_srcdir/tests/helpers/fake-qemu-channel.py"
 HOST_ID=test-host-a
 
@@ -150,4 +150,14 @@ vp_ok $? "and a guest reader saw no error and no decrease meanwhile ($(cat "$wor
 vp_ok $? "an engine restart is no change of origin for the guest (same host, same epoch)"
 vp_stop_vpowerd
 vp_ok $? "vpowerd stops cleanly"
+
+# --once counts from zero for a diagnostic: its values must never reach a guest.
+printf '[web1]\nuuid=aaaaaaaa-0000-4000-8000-000000000001\npid=%d\nchannel=%s\n' "$burn" "$work/once.sock" >"$work/once.ini"
+: >"$work/once.bytes"
+$QEMU "$work/once.sock" record "$work/once.bytes" & pids+=($!)
+vp_wait_for 10 test -S "$work/once.sock"
+"$VPOWERD" --once --inventory "static:$work/once.ini" --sensor powercap --powercap-root "$work/rapl" \
+  --interval 0.2 >"$work/once.json" 2>"$work/once.log"
+[ $? -eq 0 ] && [ ! -s "$work/once.bytes" ] && ! grep -q 'channel of' "$work/once.log"
+vp_ok $? "vpowerd --once sends nothing over the channels"
 vp_finish

@@ -255,8 +255,11 @@ vp_engine_new (const VpConfig *config, gboolean persist, guint64 origin_key, GEr
   engine->inventory = vp_inventory_open (config, error);
   if (!engine->inventory)
     return NULL;
-  engine->channels = vp_channels_new (config->host_id, error);
-  if (!engine->channels)
+  /* Only an engine whose counters persist talks to guests: --once counts
+   * from zero, and its values must never reach a guest (QEMU would hand
+   * the channel to it once the daemon's connection closed). */
+  engine->channels = persist ? vp_channels_new (config->host_id, error) : NULL;
+  if (persist && !engine->channels)
     return NULL;
 
   /* Publish the restored counters at once, so readers never see less than
@@ -496,6 +499,7 @@ fill_vm_snapshot (VpEngine *engine, VpVmSnapshot *vm, const VpVmLedger *ledger_v
   vm->state = state;
   vm->pid = pid;
   vm->cpu_ns_total = ledger_vm->cpu_ns_total;
+  vm->epoch = ledger_vm->epoch;
   vm->cpu_share = busy_ns ? MIN (1.0, (double) ledger_vm->last_cpu_ns / busy_ns) : 0;
   vm->n_zones = engine->view->len;
   for (guint v = 0; v < engine->view->len; v++)
@@ -617,13 +621,17 @@ publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double
       g_ptr_array_add (snapshot->vms, vm);
     }
   /* Before the snapshot is shared: sending sets each VM's channel state. */
-  vp_channels_send (engine->channels, snapshot, vms, snapshot->vm_storage, vm_ledgers);
-  VpChannelStats channel_stats;
-  vp_channels_stats (engine->channels, &channel_stats);
-  snapshot->host_id = g_strdup (vp_channels_host_id (engine->channels));
+  VpChannelStats channel_stats = { 0 };
+  if (engine->channels)
+    {
+      vp_channels_send (engine->channels, snapshot, vms, snapshot->vm_storage, vm_ledgers);
+      vp_channels_stats (engine->channels, &channel_stats);
+      snapshot->host_id = g_strdup (vp_channels_host_id (engine->channels));
+    }
   snapshot->channel_sent = channel_stats.sent;
   snapshot->channel_dropped = channel_stats.dropped;
   snapshot->channel_connects = channel_stats.connects;
+  snapshot->channel_discarded_bytes = channel_stats.discarded_bytes;
   snapshot->channels_connected = channel_stats.connected;
   /* The tick's duration covers all its work, the channels' sends included. */
   if (tick_started_us)

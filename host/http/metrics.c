@@ -113,6 +113,9 @@ vp_snapshot_metrics (const VpSnapshot *s, gsize *length)
   vp_promtext_sample (text, (double) s->channel_dropped, NULL);
   vp_promtext_family (text, "vpower_channel_connections_total", "counter", "Connections made to VMs' channel sockets");
   vp_promtext_sample (text, (double) s->channel_connects, NULL);
+  vp_promtext_family (text, "vpower_channel_discarded_bytes_total", "counter",
+                      "Bytes guests wrote into their channel, read (at most 4 KiB per VM and tick) and thrown away");
+  vp_promtext_sample (text, (double) s->channel_discarded_bytes, NULL);
   vp_promtext_family (text, "vpower_channels_connected", "gauge", "VMs whose channel socket is connected");
   vp_promtext_sample (text, (double) s->channels_connected, NULL);
 

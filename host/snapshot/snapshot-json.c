@@ -104,6 +104,10 @@ vp_snapshot_json_vm_members (JsonBuilder *b, const VpVmSnapshot *vm)
   /* The virtio-serial channel (issue #12): wired, and this tick's message delivered to its socket. */
   json_builder_set_member_name (b, "channel");
   json_builder_add_string_value (b, !vm->has_channel ? "none" : vm->channel_connected ? "connected" : "waiting");
+  /* As a string: JSON numbers lose precision above 2^53. */
+  g_autofree char *epoch = g_strdup_printf ("%" G_GUINT64_FORMAT, vm->epoch);
+  json_builder_set_member_name (b, "epoch");
+  json_builder_add_string_value (b, epoch);
   /* How the VM is wired, from libvirt's (live, while running) definition. */
   json_builder_set_member_name (b, "transports");
   json_builder_begin_array (b);

@@ -34,6 +34,7 @@ typedef struct {
   gboolean owner_known;         /* FALSE for VMs only the state file knows */
   guint64 cpu_ns_total;
   double cpu_share;             /* VM CPU time / host busy CPU time, last tick */
+  guint64 epoch;                /* when its counters began here (VpVmLedger.epoch) */
   gboolean has_channel;         /* the domain has the vpower channel */
   gboolean has_9p, has_virtiofs; /* shares with the tag "vpower" */
   gboolean channel_connected;   /* this tick's message went to its socket */
@@ -67,6 +68,7 @@ typedef struct {
   guint64 channel_sent;         /* channel messages, host/channel/channel.c */
   guint64 channel_dropped;
   guint64 channel_connects;
+  guint64 channel_discarded_bytes;
   guint64 channels_connected;
 } VpSnapshot;
 

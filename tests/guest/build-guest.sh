@@ -242,10 +242,22 @@ run_channel () {
   poweroff -f
 }
 
+# flood (tests/channel-guest.sh): a hostile tenant. It never reads the vpower
+# port and writes garbage into it as fast as the port takes it.
+run_flood () {
+  for port in /sys/class/virtio-ports/*; do
+    [ "\$(cat \$port/name 2>/dev/null)" = org.vpower.0 ] && dev=/dev/\${port##*/}
+  done
+  [ -n "\$dev" ] || { echo "VP-ERROR no org.vpower.0 port"; poweroff -f; }
+  echo "VP-FLOOD \$dev"
+  while :; do cat /dev/urandom >\$dev 2>/dev/null; done
+}
+
 case \$cmd in
   burn) echo VP-READY; while :; do :; done ;;
   agent) run_agent ;;
   channel) run_channel ;;
+  flood) run_flood ;;
   demo) run_demo ;;
   read9p) read_share -t 9p -o trans=virtio,version=9p2000.L,cache=none,msize=262144 ;;
   readvirtiofs) read_share -t virtiofs ;;
