@@ -4,7 +4,8 @@
 # has a virtio-serial controller and, at boot, no channel: its vpower-agent starts first and waits,
 # and `vpowerctl attach --channel --live` hot-plugs the port. The agent serves the tree itself and
 # binds it over /sys/class/powercap; node_exporter reads it; a reader loop reads energy_uj every
-# 0.5 s while the host does `virsh save` + `virsh restore` and kills the engine with -9. Every value
+# 0.5 s while the host does `virsh save` + `virsh restore`, and kills the engine with -9 while libvirtd
+# is down (the new engine finds the channel when libvirtd is back). Every value
 # the guest read must be one the host published for that VM, with no error and no decrease.
 # Meanwhile a second, hostile guest never reads its port and floods it with garbage: the tick's
 # cadence and duration and the first guest's updates are compared with a quiet window before it.
@@ -150,15 +151,21 @@ vp_wait_for 30 more_after_restore
 vp_ok $? "after the restore the guest's counter moves on (its channel reconnected to the new socket)"
 epoch_restored=$(epoch_of "$vm")
 
-# kill -9 of the engine: updates resume.
+# kill -9 of the engine while libvirtd is down too: the new engine cannot read the channel's
+# path until libvirtd is back, then connects. Updates resume.
+libvirtd_pid=$(cat /run/libvirtd.pid)
+kill -TERM "$libvirtd_pid"
+libvirtd_gone () { ! kill -0 "$libvirtd_pid" 2>/dev/null; }
+vp_wait_for 20 libvirtd_gone || bail "libvirtd did not stop"
 engine=$(vp_engine_pid)
 kill -9 "$engine"
 new_engine () { local p; p=$(vp_engine_pid); [ -n "$p" ] && [ "$p" != "$engine" ]; }
 vp_wait_for 20 new_engine
+"$abs_top_srcdir/scripts/setup-libvirtd.sh" >>"$work/setup.log" 2>&1 || bail "cannot restart libvirtd"
 before_kill=$(n_values)
 more_after_kill () { [ "$(values | tail -n +$((before_kill + 1)) | sort -u | wc -l)" -ge 3 ]; }
 vp_wait_for 30 more_after_kill
-vp_ok $? "after an engine kill -9 the guest's counter moves on"
+vp_ok $? "after an engine kill -9 while libvirtd was down, and libvirtd's return, the guest's counter moves on"
 epoch_killed=$(epoch_of "$vm")
 [ -n "$epoch_start" ] && [ "$epoch_restored" = "$epoch_start" ] && [ "$epoch_killed" = "$epoch_start" ]
 vp_ok $? "the VM's counter epoch on the host is the same before, after the restore and after the engine restart ($epoch_start, $epoch_restored, $epoch_killed)"
