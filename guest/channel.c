@@ -24,6 +24,14 @@
 /* Refusals are logged once, then at most once a minute with a count. */
 #define REFUSAL_LOG_EVERY_US (60 * G_USEC_PER_SEC)
 
+typedef struct {
+  guint64 messages;        /* applied */
+  guint64 refused;         /* damaged, malformed or replayed */
+  guint64 origin_changes;  /* host id or epoch changed (vp_follower_origin_changes) */
+  gboolean connected;      /* the host was there at the last read */
+  gint64 last_message_us;  /* g_get_real_time() of the last applied message, 0: none */
+} VpGuestChannelStats;
+
 struct _VpGuestChannel {
   char *device;               /* NULL: find the port */
   char *ports_dir;
@@ -301,12 +309,4 @@ vp_guest_channel_tree (gpointer data)
   VpTree *tree = vp_tree_ref (channel->tree);
   g_mutex_unlock (&channel->lock);
   return tree;
-}
-
-void
-vp_guest_channel_stats (VpGuestChannel *channel, VpGuestChannelStats *out)
-{
-  g_mutex_lock (&channel->lock);
-  *out = channel->stats;
-  g_mutex_unlock (&channel->lock);
 }

@@ -18,7 +18,8 @@ typedef struct _VpGuestChannel VpGuestChannel;
 /* Reads from device, or when device is NULL, from the port found in
  * ports_dir, waiting for it to appear (hot-plug). A thread reads and
  * parses; the tree it keeps is what the agent's FUSE mount serves.
- * status_file, when set, gets the counts below after every message. */
+ * status_file, when set, gets the channel's counts after every message
+ * (vpower-agent(8), FILES): `serve` exports them from there. */
 VpGuestChannel *vp_guest_channel_start (const char *device, const char *ports_dir, const char *status_file);
 void vp_guest_channel_stop (VpGuestChannel *channel);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpGuestChannel, vp_guest_channel_stop)
@@ -27,12 +28,3 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpGuestChannel, vp_guest_channel_stop)
  * empty before the first message, the last good values ever after. */
 VpTree *vp_guest_channel_tree (gpointer channel);
 
-typedef struct {
-  guint64 messages;        /* applied */
-  guint64 refused;         /* damaged, malformed or replayed */
-  guint64 origin_changes;  /* host id or epoch changed (vp_follower_origin_changes) */
-  gboolean connected;      /* the host was there at the last read */
-  gint64 last_message_us;  /* g_get_real_time() of the last applied message, 0: none */
-} VpGuestChannelStats;
-
-void vp_guest_channel_stats (VpGuestChannel *channel, VpGuestChannelStats *out);

@@ -12,7 +12,7 @@ set -uo pipefail
 vp_require_fuse
 vp_setup_workdir
 chmod 755 "$work"
-vp_plan 17
+vp_plan 18
 QEMU="python3 $abs_top_srcdir/tests/helpers/fake-qemu-channel.py"
 HOST_ID=test-host-a
 
@@ -160,4 +160,6 @@ vp_wait_for 10 test -S "$work/once.sock"
   --interval 0.2 >"$work/once.json" 2>"$work/once.log"
 [ $? -eq 0 ] && [ ! -s "$work/once.bytes" ] && ! grep -q 'channel of' "$work/once.log"
 vp_ok $? "vpowerd --once sends nothing over the channels"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d['vms'][0]['transports'] == ['channel'] and d['vms'][0]['channel'] == 'waiting' else 1)" "$work/once.json"
+vp_ok $? "but says the VM is wired with the channel (transports), as the daemon would"
 vp_finish

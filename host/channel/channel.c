@@ -259,9 +259,6 @@ vp_channels_send (VpChannels *channels, const VpSnapshot *snapshot, const GPtrAr
     {
       const VpVmInfo *info = vms->pdata[i];
       VpVmSnapshot *vm = &vm_snapshots[i];
-      vm->has_channel = info->has_channel;
-      vm->has_9p = info->has_9p;
-      vm->has_virtiofs = info->has_virtiofs;
       vm->channel_connected = FALSE;
       if (!info->channel_path)
         continue;

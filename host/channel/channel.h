@@ -20,8 +20,7 @@ const char *vp_channels_host_id (const VpChannels *channels);
 
 /* Sends each VM of vms (VpVmInfo*, whose state is vm_snapshots[i] and
  * whose counters are ledgers[i]) that has a channel socket its message,
- * connecting first where needed, and sets vm_snapshots[i]'s channel
- * state. Nothing here blocks: a socket that is not there, refuses, or
+ * connecting first where needed, and sets vm_snapshots[i].channel_connected. Nothing here blocks: a socket that is not there, refuses, or
  * cannot take a message now costs that VM this tick's message, and no
  * other VM anything. Links of VMs not in vms are closed. */
 void vp_channels_send (VpChannels *channels, const VpSnapshot *snapshot, const GPtrArray *vms,

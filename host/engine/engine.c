@@ -608,6 +608,9 @@ publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double
           vm->uid = info->uid;
           vm->gid = info->gid;
           vm->owner_known = TRUE;
+          vm->has_channel = info->has_channel;
+          vm->has_9p = info->has_9p;
+          vm->has_virtiofs = info->has_virtiofs;
         }
       else
         {
