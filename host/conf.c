@@ -69,6 +69,8 @@ static const VpOption vp_options[] = {
   OPT ("runtime-dir", 0, "DIR", "lock file, control socket and the libvirt hook's socket (default " VP_DEFAULT_RUNTIME_DIR ")", vp_option_parse_string, runtime_dir),
   OPT ("listen", 0, "ADDR:PORT", "HTTP endpoint (default 127.0.0.1:" G_STRINGIFY (VPOWERD_DEFAULT_PORT) ")", parse_listen, listen_host),
   OPT ("host-id", 0, "ID", "this host's id in channel messages: letters, digits, . _ : - (default: /etc/machine-id)", vp_option_parse_string, host_id),
+  { "departed-retention", 0, "DAYS", "how long the counters of a VM that migrated away wait for its return (default 30)",
+    vp_option_parse_double, offsetof (VpConfig, departed_retention_days), NULL, 0, 3650 },
   OPT_SECONDS ("save-interval", "how often the state file is flushed to disk (default 60)", save_interval_s),
   OPT_WATTS ("model-idle-watts", "model sensor: package power when idle (default 20)", model_idle_watts),
   OPT_WATTS ("model-max-watts", "model sensor: package power when fully busy (default 120)", model_max_watts),
@@ -102,6 +104,7 @@ config_new_defaults (void)
   config->listen_host = g_strdup ("127.0.0.1");
   config->listen_port = VPOWERD_DEFAULT_PORT;
   config->save_interval_s = 60.0;
+  config->departed_retention_days = 30.0;
   config->model_idle_watts = 20.0;
   config->model_max_watts = 120.0;
   return config;

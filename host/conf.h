@@ -33,6 +33,7 @@ typedef struct {
   char *listen_host;
   guint listen_port;
   double save_interval_s;
+  double departed_retention_days; /* counters of a VM that migrated away are kept this long */
   char *host_id;            /* told to guests over the channel; NULL: /etc/machine-id */
   double model_idle_watts;  /* per package */
   double model_max_watts;   /* per package */

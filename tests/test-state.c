@@ -322,6 +322,59 @@ test_origin_seed_survives (void)
   remove_dir (dir);
 }
 
+/* Migration (issue #13): a VM that left keeps its counters, its departure
+ * and its migration counts across a restart, so that it continues them
+ * when it comes back; a VM that never moved writes no vmmove line; a
+ * format 3 file (no such lines) loads with none. */
+static void
+test_migration_facts_survive (void)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *path = state_path (&dir);
+  g_autoptr (VpLedger) ledger = make_ledger ();
+  VpVmLedger *vm = vp_ledger_lookup_vm (ledger, "0b5d6c1e-0000-4000-8000-000000000001");
+  vm->departed_us = G_GINT64_CONSTANT (1796040000000000);
+  vm->arrived_us = G_GINT64_CONSTANT (1796030000000000);
+  vm->migrations_in = 3;
+  vm->migrations_out = 4;
+  VpVmLedger *stay = vp_ledger_vm (ledger, "0b5d6c1e-0000-4000-8000-000000000002", "stays");
+  g_assert_true (save (path, ledger, NULL, "boot-a", TRUE));
+  g_autofree char *saved = NULL;
+  g_assert_true (g_file_get_contents (path, &saved, NULL, NULL));
+  g_assert_nonnull (strstr (saved, "vmmove 0b5d6c1e-0000-4000-8000-000000000001 1796040000000000 1796030000000000 3 4\n"));
+  g_assert_null (strstr (saved, "vmmove 0b5d6c1e-0000-4000-8000-000000000002"));
+
+  g_autoptr (VpLedger) restored = vp_ledger_new (3, keys);
+  g_autoptr (VpSample) restored_sample = NULL;
+  g_assert_true (load (path, restored, "boot-a", &restored_sample));
+  VpVmLedger *back = vp_ledger_lookup_vm (restored, vm->uuid);
+  g_assert_cmpint (back->departed_us, ==, vm->departed_us);
+  g_assert_cmpint (back->arrived_us, ==, vm->arrived_us);
+  g_assert_cmpuint (back->migrations_in, ==, 3);
+  g_assert_cmpuint (back->migrations_out, ==, 4);
+  g_assert_cmpuint (back->zones[0].total_uj, ==, vm->zones[0].total_uj);
+  g_assert_cmpuint (back->epoch, ==, vm->epoch);
+  g_assert_cmpint (vp_ledger_lookup_vm (restored, stay->uuid)->departed_us, ==, 0);
+
+  /* A vmmove line in a format 3 file is not something format 3 had. */
+  const char *body = "vpowerd-state 3\nseq 4\nboot b\nmono 0\nzone 0 1 2 3 4 5 6\n"
+                     "vm 0b5d6c1e-0000-4000-8000-000000000001 77 9 8 web\n"
+                     "vmmove 0b5d6c1e-0000-4000-8000-000000000001 1 1 1 1\n";
+  guint64 hash = vp_state_checksum (body, strlen (body));
+  g_autofree char *text = g_strdup_printf ("%sfnv1a64 %016" G_GINT64_MODIFIER "x\n", body, hash);
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+  g_autofree char *slot0 = g_strconcat (path, ".0", NULL), *slot1 = g_strconcat (path, ".1", NULL);
+  g_remove (slot0);
+  g_remove (slot1);
+  g_autoptr (VpLedger) old = vp_ledger_new (3, keys);
+  g_autoptr (VpSample) old_sample = NULL;
+  g_test_expect_message ("vpowerd", G_LOG_LEVEL_WARNING, "*counters.state:7: malformed line*");
+  g_assert_true (load (path, old, "b", &old_sample));
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (g_hash_table_size (old->vms), ==, 0);
+  remove_dir (dir);
+}
+
 /* A state file written before origins existed (format 1) loads: its VMs
  * keep their totals and get no origin, so what their files show does not
  * jump on upgrade. */
@@ -351,11 +404,11 @@ test_version_1_loads_without_origins (void)
   /* It gets an epoch (format 1 and 2 had none): a guest's counters start from it. */
   g_assert_cmpuint (vm->epoch, !=, 0);
 
-  /* Saved again, it is format 3 and keeps "no origin" and the epoch. */
+  /* Saved again, it is the current format (4) and keeps "no origin" and the epoch. */
   g_assert_true (save (path, restored, NULL, "b", TRUE));
   g_autofree char *saved = NULL;
   g_assert_true (g_file_get_contents (path, &saved, NULL, NULL));
-  g_assert_true (g_str_has_prefix (saved, "vpowerd-state 3\n"));
+  g_assert_true (g_str_has_prefix (saved, "vpowerd-state 4\n"));
   g_autoptr (VpLedger) again = vp_ledger_new (3, keys);
   g_assert_true (load (path, again, "b", &restored_sample));
   g_assert_cmpuint (vp_ledger_lookup_vm (again, vm->uuid)->origin_seed, ==, 0);
@@ -377,5 +430,6 @@ main (int argc, char **argv)
   g_test_add_func ("/state/zones-changed", test_zone_set_changed);
   g_test_add_func ("/state/origin-seed", test_origin_seed_survives);
   g_test_add_func ("/state/version-1", test_version_1_loads_without_origins);
+  g_test_add_func ("/state/migration", test_migration_facts_survive);
   return g_test_run ();
 }

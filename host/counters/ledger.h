@@ -30,6 +30,12 @@ typedef struct {
   VpCounter *zones;       /* per host zone */
   guint64 cpu_ns_total;   /* CPU time counted for this VM since its counters began */
   guint64 last_cpu_ns;    /* CPU time in the last tick */
+  /* Migration (issue #13). A VM that left for another host keeps its row,
+   * unpublished, so that it continues its counters when it comes back. */
+  gint64 departed_us;     /* wall clock it left at; 0 while it is here */
+  gint64 arrived_us;      /* wall clock of the last arrival by migration counted */
+  guint64 migrations_in;  /* arrivals by migration, and departures, since its counters began */
+  guint64 migrations_out;
 } VpVmLedger;
 
 typedef struct {

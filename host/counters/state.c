@@ -4,7 +4,7 @@
  * The file is line-oriented text, one record per line, ending with a checksum
  * of everything before it, so a torn or truncated write is always detected:
  *
- *   vpowerd-state 3
+ *   vpowerd-state 4
  *   seq <n>                        save number: the newest valid file wins
  *   boot <boot_id>                 kernel boot id at the time of the sample
  *   mono <ns>                      CLOCK_MONOTONIC of the sample
@@ -12,6 +12,7 @@
  *   cpu <n> <busy_ns> <total_ns>
  *   vm <uuid> <cpu_ns_total> <origin_seed> <epoch> <name, C-escaped>
  *   vmzone <uuid> <key> <total> <carry>
+ *   vmmove <uuid> <departed_us> <arrived_us> <migrations_in> <migrations_out>   (VMs that ever moved)
  *   proc <uuid> <pid> <start_ticks> [<tid>:<cpu>:<runtime_ns> ...]
  *   libvirtcpu <uuid> <ns>
  *   fnv1a64 <hex>
@@ -29,6 +30,7 @@
  * their VMs keep counting from where they were, with no origin. Version 2
  * files (before the channel, issue #12) have no epoch: their VMs get a new
  * one, which a guest's agent (none read the old files) takes as a start.
+ * Version 3 files (before migration, issue #13) have no vmmove lines.
  * The loader takes the valid file with the highest seq. Numbers are
  * formatted by hand and the checksum is FNV-1a: the threat is a crash, not
  * an adversary who can write the state directory.
@@ -51,7 +53,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define STATE_MAGIC "vpowerd-state 3\n"
+#define STATE_MAGIC "vpowerd-state 4\n"
+#define STATE_MAGIC_V3 "vpowerd-state 3\n"   /* read, never written */
 #define STATE_MAGIC_V2 "vpowerd-state 2\n"   /* read, never written */
 #define STATE_MAGIC_V1 "vpowerd-state 1\n"   /* read, never written */
 #define CHECKSUM_TAG "fnv1a64 "
@@ -173,6 +176,16 @@ format_state (GString *out, guint64 seq, const VpLedger *ledger, const VpSample 
       put_u64 (out, vm->epoch);
       put_word (out, name);
       g_string_append_c (out, '\n');
+      if (vm->departed_us || vm->arrived_us || vm->migrations_in || vm->migrations_out)
+        {
+          g_string_append (out, "vmmove");
+          put_word (out, vm->uuid);
+          put_i64 (out, vm->departed_us);
+          put_i64 (out, vm->arrived_us);
+          put_u64 (out, vm->migrations_in);
+          put_u64 (out, vm->migrations_out);
+          g_string_append_c (out, '\n');
+        }
       for (guint z = 0; z < ledger->n_zones; z++)
         {
           g_string_append (out, "vmzone");
@@ -372,7 +385,7 @@ typedef struct {
   guint64 seq;
   guint zones_matched;
   GPtrArray *dropped_zones;
-  guint version;          /* 1: no origin seeds; 2: no epochs */
+  guint version;          /* 1: no origin seeds; 2: no epochs; 3: no vmmove */
 } Loader;
 
 static gboolean
@@ -420,7 +433,7 @@ static gboolean
 load_vm (Loader *loader, const char *line)
 {
   /* vm <uuid> <cpu_ns_total> [<origin_seed> [<epoch>]] <name...>: the name may hold spaces. */
-  guint fields = loader->version + 3;
+  guint fields = MIN (loader->version, 3) + 3;
   g_auto (GStrv) f = g_strsplit (line, " ", (gint) fields);
   guint64 cpu_ns, seed = 0, epoch = 0;
   if (g_strv_length (f) != fields || !g_uuid_string_is_valid (f[1]) || !parse_u64 (f[2], &cpu_ns) ||
@@ -433,6 +446,24 @@ load_vm (Loader *loader, const char *line)
   vm->origin_seed = seed;
   if (epoch)
     vm->epoch = epoch;
+  return TRUE;
+}
+
+static gboolean
+load_vmmove (Loader *loader, char **f)
+{
+  gint64 departed, arrived;
+  guint64 in, out;
+  if (loader->version < 4 || g_strv_length (f) != 6 || !parse_i64 (f[2], &departed) || departed < 0 ||
+      !parse_i64 (f[3], &arrived) || arrived < 0 || !parse_u64 (f[4], &in) || !parse_u64 (f[5], &out))
+    return FALSE;
+  VpVmLedger *vm = vp_ledger_lookup_vm (loader->ledger, f[1]);
+  if (!vm)
+    return FALSE;
+  vm->departed_us = departed;
+  vm->arrived_us = arrived;
+  vm->migrations_in = in;
+  vm->migrations_out = out;
   return TRUE;
 }
 
@@ -483,7 +514,8 @@ parse_state (const char *path, const char *content, gsize length, Loader *loader
 {
   /* Verify the checksum before trusting any line. */
   const char *tail = g_strrstr_len (content, (gssize) length, "\n" CHECKSUM_TAG);
-  loader->version = g_str_has_prefix (content, STATE_MAGIC) ? 3 : g_str_has_prefix (content, STATE_MAGIC_V2) ? 2
+  loader->version = g_str_has_prefix (content, STATE_MAGIC) ? 4 : g_str_has_prefix (content, STATE_MAGIC_V3) ? 3
+                    : g_str_has_prefix (content, STATE_MAGIC_V2) ? 2
                     : g_str_has_prefix (content, STATE_MAGIC_V1) ? 1 : 0;
   if (loader->version == 0 || !tail || content[length - 1] != '\n')
     {
@@ -525,6 +557,8 @@ parse_state (const char *path, const char *content, gsize length, Loader *loader
         ok = load_vm (loader, *line);
       else if (g_str_equal (f[0], "vmzone"))
         ok = load_vmzone (loader, f);
+      else if (g_str_equal (f[0], "vmmove"))
+        ok = load_vmmove (loader, f);
       else if (g_str_equal (f[0], "proc"))
         ok = load_proc (loader, f);
       else if (g_str_equal (f[0], "libvirtcpu"))

@@ -41,6 +41,7 @@ struct _VpEngine {
   VpPolicy policy;
   double interval_s;
   double save_interval_s;
+  gint64 departed_retention_us;
   VpTopologyMode topology_mode;
   GHashTable *missing;        /* uuids of running VMs whose process is gone, to log that once */
   char *proc_root;
@@ -199,7 +200,8 @@ vp_engine_free (VpEngine *engine)
   g_free (engine);
 }
 
-static void publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double interval_s, gint64 tick_started_us);
+static void publish (VpEngine *engine, const GPtrArray *listed, const GPtrArray *vms, VpVmLedger **vm_ledgers,
+                     double interval_s, gint64 tick_started_us);
 
 VpEngine *
 vp_engine_new (const VpConfig *config, gboolean persist, guint64 origin_key, GError **error)
@@ -209,6 +211,7 @@ vp_engine_new (const VpConfig *config, gboolean persist, guint64 origin_key, GEr
   engine->policy = config->policy;
   engine->interval_s = config->interval_s;
   engine->save_interval_s = config->save_interval_s;
+  engine->departed_retention_us = (gint64) (config->departed_retention_days * 86400 * G_USEC_PER_SEC);
   engine->topology_mode = config->topology;
   engine->missing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   engine->proc_root = g_strdup (config->proc_root);
@@ -265,7 +268,7 @@ vp_engine_new (const VpConfig *config, gboolean persist, guint64 origin_key, GEr
   /* Publish the restored counters at once, so readers never see less than
    * what was published before a restart. */
   g_autoptr (GPtrArray) none = g_ptr_array_new ();
-  publish (engine, none, NULL, 0, 0);
+  publish (engine, none, none, NULL, 0, 0);
   return g_steal_pointer (&engine);
 }
 
@@ -305,6 +308,11 @@ sample_vms (VpEngine *engine, const GPtrArray *vms, VpSample *cur)
     {
       const VpVmInfo *vm = vms->pdata[i];
       if (!vp_vm_info_is_running (vm))
+        continue;
+      /* Paused to leave, or arriving and not yet resumed: its QEMU's work
+       * is the migration's (copying memory), the host's and not the
+       * guest's. Charged again from its resume here. */
+      if (vm->life.move == VP_MOVE_OUTGOING || vm->life.move == VP_MOVE_INCOMING)
         continue;
       if (vm->pid > 0)
         {
@@ -444,26 +452,95 @@ attribute (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, cons
 }
 
 /* Forgets the counters of VMs the inventory no longer has, but only when it
- * is known to be complete: while libvirt is down we keep everything. */
+ * is known to be complete: while libvirt is down we keep everything. A VM
+ * that migrated away is kept whether listed or not, for departed-retention. */
 static void
-forget_removed_vms (VpEngine *engine, const GPtrArray *vms)
+forget_removed_vms (VpEngine *engine, const GPtrArray *listed, const GPtrArray *here, gboolean complete)
 {
-  /* Every listed VM has a ledger row: equal sizes mean nothing to forget. */
-  if (g_hash_table_size (engine->ledger->vms) == vms->len)
+  /* Every present VM has a row: equal sizes mean there is no other row. */
+  if (g_hash_table_size (engine->ledger->vms) == here->len)
     return;
+  gint64 now_us = g_get_real_time ();
   g_autoptr (GHashTable) present = g_hash_table_new (g_str_hash, g_str_equal);
-  for (guint i = 0; i < vms->len; i++)
-    g_hash_table_add (present, ((VpVmInfo *) vms->pdata[i])->uuid);
+  for (guint i = 0; i < listed->len; i++)
+    g_hash_table_add (present, ((VpVmInfo *) listed->pdata[i])->uuid);
   GHashTableIter iter;
   gpointer key, value;
   g_hash_table_iter_init (&iter, engine->ledger->vms);
   while (g_hash_table_iter_next (&iter, &key, &value))
-    if (!g_hash_table_contains (present, key))
-      {
-        g_message ("VM %s (%s) is gone; dropping its counters", ((VpVmLedger *) value)->name, (char *) key);
-        g_hash_table_remove (engine->missing, key);
-        g_hash_table_iter_remove (&iter);
-      }
+    {
+      VpVmLedger *row = value;
+      if (row->departed_us)
+        {
+          if (now_us - row->departed_us < engine->departed_retention_us)
+            continue;
+          g_message ("VM %s (%s) left %.1f days ago and has not come back; forgetting its counters "
+                     "(departed-retention)", row->name, row->uuid, (now_us - row->departed_us) / 86400e6);
+        }
+      else if (!complete || g_hash_table_contains (present, key))
+        continue;
+      else
+        g_message ("VM %s (%s) is gone; dropping its counters", row->name, (char *) key);
+      g_hash_table_remove (engine->missing, key);
+      g_hash_table_iter_remove (&iter);
+    }
+}
+
+/* Splits the inventory's list: VMs that left for another host (their rows,
+ * if any, are marked departed and kept unpublished) and those here, which
+ * the tick counts and publishes. Returns the latter (a new reference). */
+static GPtrArray *
+present_vms (VpEngine *engine, GPtrArray *listed)
+{
+  GPtrArray *here = NULL;
+  for (guint i = 0; i < listed->len; i++)
+    {
+      const VpVmInfo *vm = listed->pdata[i];
+      if (vm->life.move != VP_MOVE_DEPARTED)
+        {
+          if (here)
+            g_ptr_array_add (here, (gpointer) vm);
+          continue;
+        }
+      if (!here)
+        {
+          here = g_ptr_array_sized_new (listed->len);
+          for (guint j = 0; j < i; j++)
+            g_ptr_array_add (here, listed->pdata[j]);
+        }
+      VpVmLedger *row = vp_ledger_lookup_vm (engine->ledger, vm->uuid);
+      if (row && !row->departed_us)
+        {
+          row->departed_us = vm->life.departed_us ? vm->life.departed_us : g_get_real_time ();
+          row->migrations_out++;
+          g_message ("VM %s (%s) left for another host; its counters are kept for its return "
+                     "(package %.6f J so far here)", row->name, row->uuid,
+                     row->zones[0].total_uj / 1e6);
+        }
+    }
+  return here ? here : g_ptr_array_ref (listed);
+}
+
+/* A VM here: its row, created at zero when new; a VM that comes back
+ * continues its counters; an arrival by migration is counted once, at its
+ * resume. A VM that left stays departed while it is only arriving again:
+ * if that migration fails, libvirt forgets it, and its row must stay. */
+static VpVmLedger *
+row_of_present_vm (VpEngine *engine, const VpVmInfo *vm)
+{
+  VpVmLedger *row = vp_ledger_vm (engine->ledger, vm->uuid, vm->name);
+  if (G_UNLIKELY (row->departed_us) && vm->life.move != VP_MOVE_INCOMING)
+    {
+      g_message ("VM %s (%s) is back after %.1f s away; its counters continue (package %.6f J)", vm->name,
+                 vm->uuid, (g_get_real_time () - row->departed_us) / 1e6, row->zones[0].total_uj / 1e6);
+      row->departed_us = 0;
+    }
+  if (G_UNLIKELY (vm->life.arrival == VP_ARRIVAL_MIGRATED && vm->life.arrived_us > row->arrived_us))
+    {
+      row->arrived_us = vm->life.arrived_us;
+      row->migrations_in++;
+    }
+  return row;
 }
 
 static void
@@ -500,6 +577,11 @@ fill_vm_snapshot (VpEngine *engine, VpVmSnapshot *vm, const VpVmLedger *ledger_v
   vm->pid = pid;
   vm->cpu_ns_total = ledger_vm->cpu_ns_total;
   vm->epoch = ledger_vm->epoch;
+  vm->migrations_in = ledger_vm->migrations_in;
+  vm->migrations_out = ledger_vm->migrations_out;
+  vm->arrived_us = ledger_vm->arrived_us;
+  vm->arrival = "unknown";
+  vm->move = "none";
   vm->cpu_share = busy_ns ? MIN (1.0, (double) ledger_vm->last_cpu_ns / busy_ns) : 0;
   vm->n_zones = engine->view->len;
   for (guint v = 0; v < engine->view->len; v++)
@@ -520,7 +602,8 @@ fill_vm_snapshot (VpEngine *engine, VpVmSnapshot *vm, const VpVmLedger *ledger_v
 }
 
 static void
-publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double interval_s, gint64 tick_started_us)
+publish (VpEngine *engine, const GPtrArray *listed, const GPtrArray *vms, VpVmLedger **vm_ledgers,
+         double interval_s, gint64 tick_started_us)
 {
   VpSnapshot *snapshot = vp_snapshot_new ();
   VpLedger *ledger = engine->ledger;
@@ -565,19 +648,32 @@ publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double
     }
 
   /* VMs only the state file knows (libvirt not answering yet) are served
-   * too. Every listed VM has a row, so equal sizes mean there are none. */
+   * too; VMs that left are not, but their energy is shown on the host's
+   * zones so that its books still add up. Every present VM has a row, so
+   * equal sizes mean there are neither. */
   g_autoptr (GPtrArray) unlisted = g_ptr_array_new ();
   if (g_hash_table_size (ledger->vms) != vms->len)
     {
-      g_autoptr (GHashTable) listed = g_hash_table_new (g_str_hash, g_str_equal);
+      g_autoptr (GHashTable) present = g_hash_table_new (g_str_hash, g_str_equal);
       for (guint i = 0; i < vms->len; i++)
-        g_hash_table_add (listed, vm_ledgers[i]->uuid);
+        g_hash_table_add (present, vm_ledgers[i]->uuid);
       GHashTableIter iter;
       gpointer value;
       g_hash_table_iter_init (&iter, ledger->vms);
       while (g_hash_table_iter_next (&iter, NULL, &value))
-        if (!g_hash_table_contains (listed, ((VpVmLedger *) value)->uuid))
-          g_ptr_array_add (unlisted, value);
+        {
+          VpVmLedger *row = value;
+          if (g_hash_table_contains (present, row->uuid))
+            continue;
+          if (!row->departed_us)
+            {
+              g_ptr_array_add (unlisted, row);
+              continue;
+            }
+          snapshot->vms_departed++;
+          for (guint z = 0; z < ledger->n_zones; z++)
+            g_array_index (snapshot->zones, VpZoneSnapshot, z).departed_vms_uj += row->zones[z].total_uj;
+        }
     }
 
   guint n_vms = vms->len + unlisted->len, n_view = engine->view->len;
@@ -594,7 +690,7 @@ publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double
   snapshot->zone_storage = g_new0 (VpZoneSnapshot, MAX (n_vms * n_view, 1));
   /* Listed VMs' strings live in the inventory's immutable list; unlisted
    * ones' in copies. The snapshot holds both. */
-  g_ptr_array_add (snapshot->keepalive, g_ptr_array_ref ((GPtrArray *) vms));
+  g_ptr_array_add (snapshot->keepalive, g_ptr_array_ref ((GPtrArray *) listed));
   GPtrArray *copies = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (snapshot->keepalive, copies);
   for (guint i = 0; i < n_vms; i++)
@@ -611,6 +707,8 @@ publish (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, double
           vm->has_channel = info->has_channel;
           vm->has_9p = info->has_9p;
           vm->has_virtiofs = info->has_virtiofs;
+          vm->arrival = vp_arrival_to_string (info->life.arrival);
+          vm->move = vp_move_to_string (info->life.move);
         }
       else
         {
@@ -713,12 +811,12 @@ vp_engine_tick (VpEngine *engine)
     }
 
   gboolean complete = FALSE;
-  g_autoptr (GPtrArray) vms = vp_inventory_list (engine->inventory, &complete);
-  /* Each listed VM's ledger row, looked up once for the whole tick. */
+  g_autoptr (GPtrArray) listed = vp_inventory_list (engine->inventory, &complete);
+  g_autoptr (GPtrArray) vms = present_vms (engine, listed);
+  /* Each present VM's ledger row, looked up once for the whole tick. */
   g_autofree VpVmLedger **vm_ledgers = g_new (VpVmLedger *, MAX (vms->len, 1));
   for (guint i = 0; i < vms->len; i++)
-    vm_ledgers[i] = vp_ledger_vm (engine->ledger, ((VpVmInfo *) vms->pdata[i])->uuid,
-                                  ((VpVmInfo *) vms->pdata[i])->name);
+    vm_ledgers[i] = row_of_present_vm (engine, vms->pdata[i]);
   sample_vms (engine, vms, cur);
 
   double interval_s = 0;
@@ -729,8 +827,7 @@ vp_engine_tick (VpEngine *engine)
       attribute (engine, vms, vm_ledgers, engine->prev, cur, interval_ns);
       engine->ticks++;
     }
-  if (complete)
-    forget_removed_vms (engine, vms);
+  forget_removed_vms (engine, listed, vms, complete);
 
   vp_sample_free (engine->prev);
   engine->prev = g_steal_pointer (&cur);
@@ -744,5 +841,5 @@ vp_engine_tick (VpEngine *engine)
   vp_engine_save (engine, durable, &save_error);
   note_error (&engine->last_save_error, "state", save_error);
 
-  publish (engine, vms, vm_ledgers, interval_s, started_us);
+  publish (engine, listed, vms, vm_ledgers, interval_s, started_us);
 }

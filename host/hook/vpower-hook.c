@@ -5,7 +5,10 @@
  * executable there; libvirtd must be restarted once to notice it). libvirt
  * calls it as `vpower NAME OPERATION SUB-OPERATION EXTRA` with the domain XML
  * on stdin, synchronously, while it starts the VM. So this program:
- *   - acts only on "prepare begin" and ignores every other call;
+ *   - acts only on "prepare begin" and, for an incoming migration, the
+ *     earlier "migrate begin", and ignores every other call;
+ *   - never writes to stdout: at "migrate begin" libvirt would take what it
+ *     printed as a replacement for the domain XML;
  *   - never calls libvirt (that would deadlock the start);
  *   - gives up after a few seconds;
  *   - always exits 0: a vpower problem must never stop a VM from starting.
@@ -116,12 +119,16 @@ main (int argc, char **argv)
     {
       fprintf (stderr, "usage: %s [--runtime-dir DIR] DOMAIN OPERATION SUB-OPERATION [EXTRA]\n"
                        "A libvirt qemu hook: install it as /etc/libvirt/hooks/qemu.d/vpower.\n"
-                       "On 'prepare begin' it reads the domain XML on stdin and tells vpowerd,\n"
-                       "through %s/%s, to create the VM's directory. It always exits 0.\n",
+                       "On 'prepare begin' and 'migrate begin' it reads the domain XML on stdin\n"
+                       "and tells vpowerd, through %s/%s, to create the VM's directory.\n"
+                       "It prints nothing (the domain XML stays as it is) and always exits 0.\n",
                argv[0], VP_DEFAULT_RUNTIME_DIR, VP_HOOK_SOCKET_NAME);
       return EXIT_SUCCESS;
     }
-  if (!g_str_equal (argv[2], "prepare") || !g_str_equal (argv[3], "begin"))
+  /* An incoming migration calls "migrate begin" first, then "prepare
+   * begin" like any start: announcing at both is harmless (the second is a
+   * no-op) and gives the directory the earliest moment. */
+  if ((!g_str_equal (argv[2], "prepare") && !g_str_equal (argv[2], "migrate")) || !g_str_equal (argv[3], "begin"))
     return EXIT_SUCCESS;
 
   gsize length = 0;

@@ -45,6 +45,14 @@ vp_snapshot_metrics (const VpSnapshot *s, gsize *length)
         vp_promtext_sample_micro (text, host_zone_counters[f].value (zone_at (s->zones, i)),
                                   "zone", zone_at (s->zones, i)->name, "index", zone_at (s->zones, i)->index, NULL);
     }
+  /* A gauge: it falls when a VM comes back (its energy returns to
+   * vpower_vm_energy_joules_total) or is forgotten. With it the books add
+   * up: host = VMs + departed VMs + host processes + unattributed. */
+  vp_promtext_family (text, "vpower_departed_vms_energy_joules", "gauge",
+                      "Energy of the VMs that migrated away, whose counters are kept here for their return");
+  for (guint i = 0; i < s->zones->len; i++)
+    vp_promtext_sample_micro (text, zone_at (s->zones, i)->departed_vms_uj,
+                              "zone", zone_at (s->zones, i)->name, "index", zone_at (s->zones, i)->index, NULL);
   vp_promtext_family (text, "vpower_host_power_watts", "gauge", "Host zone power over the last tick");
   for (guint i = 0; i < s->zones->len; i++)
     vp_promtext_sample (text, zone_at (s->zones, i)->power_w,
@@ -77,11 +85,31 @@ vp_snapshot_metrics (const VpSnapshot *s, gsize *length)
       const VpVmSnapshot *vm = s->vms->pdata[v];
       vp_promtext_sample_micro (text, vm->cpu_ns_total / 1000, "domain", vm->name, "uuid", vm->uuid, NULL);
     }
-  vp_promtext_family (text, "vpower_vm_info", "gauge", "VM known to vpowerd, with its state");
+  vp_promtext_family (text, "vpower_vm_info", "gauge",
+                      "VM known to vpowerd, with its state and how it came to run here (booted, restored, migrated)");
   for (guint v = 0; v < s->vms->len; v++)
     {
       const VpVmSnapshot *vm = s->vms->pdata[v];
-      vp_promtext_sample (text, 1, "domain", vm->name, "uuid", vm->uuid, "state", vm->state, NULL);
+      vp_promtext_sample (text, 1, "domain", vm->name, "uuid", vm->uuid, "state", vm->state,
+                          "arrival", vm->arrival, NULL);
+    }
+  /* Counts and times are their own series: a label that changed at every
+   * migration would break joins on vpower_vm_info. */
+  vp_promtext_family (text, "vpower_vm_migrations_total", "counter",
+                      "Live migrations of the VM into (direction=in) and away from (out) this host since its counters began here");
+  for (guint v = 0; v < s->vms->len; v++)
+    {
+      const VpVmSnapshot *vm = s->vms->pdata[v];
+      vp_promtext_sample (text, (double) vm->migrations_in, "domain", vm->name, "uuid", vm->uuid, "direction", "in", NULL);
+      vp_promtext_sample (text, (double) vm->migrations_out, "domain", vm->name, "uuid", vm->uuid, "direction", "out", NULL);
+    }
+  vp_promtext_family (text, "vpower_vm_arrived_timestamp_seconds", "gauge",
+                      "Unix time the VM last arrived here by live migration");
+  for (guint v = 0; v < s->vms->len; v++)
+    {
+      const VpVmSnapshot *vm = s->vms->pdata[v];
+      if (vm->arrived_us)
+        vp_promtext_sample (text, vm->arrived_us / 1e6, "domain", vm->name, "uuid", vm->uuid, NULL);
     }
 
   /* Self-metrics. */
@@ -106,6 +134,8 @@ vp_snapshot_metrics (const VpSnapshot *s, gsize *length)
   vp_promtext_sample (text, s->libvirt_connected, NULL);
   vp_promtext_family (text, "vpower_vms", "gauge", "VMs known to vpowerd");
   vp_promtext_sample (text, s->vms->len, NULL);
+  vp_promtext_family (text, "vpower_vms_departed", "gauge", "VMs that migrated away whose counters are kept here");
+  vp_promtext_sample (text, (double) s->vms_departed, NULL);
   vp_promtext_family (text, "vpower_channel_messages_sent_total", "counter", "Channel messages written whole to a VM's socket");
   vp_promtext_sample (text, (double) s->channel_sent, NULL);
   vp_promtext_family (text, "vpower_channel_messages_dropped_total", "counter",

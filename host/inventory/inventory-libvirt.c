@@ -124,9 +124,22 @@ read_domain_xml (virDomainPtr domain, VpVmInfo *vm)
              error ? error->message : "libvirt returned none");
 }
 
+/* A VM that left is listed (as departed) long enough for the engine to mark
+ * its counters, which it then keeps whether or not it is listed. */
+#define DEPARTED_LISTED_US (G_GINT64_CONSTANT (86400) * G_USEC_PER_SEC)
+
 static void
 publish (LibvirtInventory *inventory, gboolean complete)
 {
+  GHashTableIter prune;
+  gpointer entry;
+  gint64 now_us = g_get_real_time ();
+  g_hash_table_iter_init (&prune, inventory->domains);
+  while (g_hash_table_iter_next (&prune, NULL, &entry))
+    if (((VpVmInfo *) entry)->life.move == VP_MOVE_DEPARTED &&
+        now_us - ((VpVmInfo *) entry)->life.departed_us > DEPARTED_LISTED_US)
+      g_hash_table_iter_remove (&prune);
+
   GPtrArray *list = g_ptr_array_new_full (g_hash_table_size (inventory->domains),
                                           (GDestroyNotify) vp_vm_info_free);
   GHashTableIter iter;
@@ -145,21 +158,48 @@ publish (LibvirtInventory *inventory, gboolean complete)
 
 /* Looks the domain up again by UUID: that gives its current name (after a
  * rename), state and PID, or tells that it is gone (undefined while
- * inactive, or a transient domain that stopped). */
+ * inactive, or a transient domain that stopped). event and detail are the
+ * lifecycle event that prompted it, or -1. A transient domain that migrated
+ * away is gone from libvirt but stays listed as departed, so that the engine
+ * keeps its counters for its return (lifecycle.h); until the next resync. */
 static void
-refresh_domain (LibvirtInventory *inventory, virConnectPtr conn, const char *uuid)
+refresh_domain (LibvirtInventory *inventory, virConnectPtr conn, const char *uuid, int event, int detail)
 {
   g_autoptr (virDomain) domain = virDomainLookupByUUIDString (conn, uuid);
-  int state = VIR_DOMAIN_NOSTATE, reason;
+  int state = VIR_DOMAIN_NOSTATE, reason = 0;
+  VpVmInfo *old = g_hash_table_lookup (inventory->domains, uuid);
+  gint64 now_us = g_get_real_time ();
+  VpLifecycle life = old ? old->life : (VpLifecycle) { 0 };
+  const char *name = old ? old->name : uuid;
+  g_autofree char *said = NULL;
 
-  if (!domain || virDomainGetState (domain, &state, &reason, 0) < 0)
+  if (domain && virDomainGetState (domain, &state, &reason, 0) == 0)
+    name = virDomainGetName (domain);
+  else
+    g_clear_pointer (&domain, virDomainFree);
+  if (event >= 0)
+    said = vp_lifecycle_event (&life, name, event, detail, now_us);
+  if (said)
+    g_message ("libvirt: %s", said);
+
+  if (!domain)
     {
-      if (g_hash_table_remove (inventory->domains, uuid))
+      if (old && life.move == VP_MOVE_DEPARTED)
+        {
+          VpVmInfo *gone = vp_vm_info_new (old->name, uuid, "shutoff", 0);
+          gone->life = life;
+          gone->uid = old->uid;
+          gone->gid = old->gid;
+          gone->has_channel = old->has_channel;
+          g_hash_table_replace (inventory->domains, gone->uuid, gone);
+        }
+      else if (g_hash_table_remove (inventory->domains, uuid))
         g_message ("libvirt: domain %s is gone", uuid);
       return;
     }
-  const char *name = virDomainGetName (domain);
-  VpVmInfo *old = g_hash_table_lookup (inventory->domains, uuid);
+  g_autofree char *reconciled = vp_lifecycle_reconcile (&life, name, state, reason, now_us);
+  if (reconciled)
+    g_message ("libvirt: %s", reconciled);
   const char *state_name = state_to_string (state);
   int pid = virDomainIsActive (domain) == 1 ? read_qemu_pid (inventory, name) : 0;
 
@@ -170,6 +210,7 @@ refresh_domain (LibvirtInventory *inventory, virConnectPtr conn, const char *uui
   else if (!g_str_equal (old->state, state_name))
     g_message ("libvirt: domain %s is %s", name, state_name);
   VpVmInfo *vm = vp_vm_info_new (name, uuid, state_name, pid);
+  vm->life = life;
   read_domain_xml (domain, vm);
   g_hash_table_replace (inventory->domains, vm->uuid, vm);
 }
@@ -183,7 +224,7 @@ on_lifecycle (virConnectPtr conn, virDomainPtr domain, int event, int detail, vo
   if (virDomainGetUUIDString (domain, uuid) < 0)
     return 0;
   g_debug ("libvirt: event %d/%d for %s", event, detail, virDomainGetName (domain));
-  refresh_domain (inventory, conn, uuid);
+  refresh_domain (inventory, conn, uuid, event, detail);
   publish (inventory, TRUE);
   return 0;
 }
@@ -197,7 +238,7 @@ on_device_event (virConnectPtr conn, virDomainPtr domain, const char *alias, voi
   if (virDomainGetUUIDString (domain, uuid) < 0)
     return;
   g_debug ("libvirt: device %s added or removed in %s", alias, virDomainGetName (domain));
-  refresh_domain (inventory, conn, uuid);
+  refresh_domain (inventory, conn, uuid, -1, 0);
   publish (inventory, TRUE);
 }
 
@@ -211,15 +252,36 @@ resync (LibvirtInventory *inventory, virConnectPtr conn, GError **error)
       vp_libvirt_set_error (error, "listing domains");
       return FALSE;
     }
-  g_hash_table_remove_all (inventory->domains);
+  /* What the events taught (arrivals, departures) outlives the connection:
+   * each domain starts from its old entry, and the VMs that left stay. */
+  g_autoptr (GHashTable) before = g_steal_pointer (&inventory->domains);
+  inventory->domains = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) vp_vm_info_free);
   for (int i = 0; i < n; i++)
     {
       char uuid[VIR_UUID_STRING_BUFLEN];
       if (virDomainGetUUIDString (domains[i], uuid) == 0)
-        refresh_domain (inventory, conn, uuid);
+        {
+          const VpVmInfo *was = g_hash_table_lookup (before, uuid);
+          VpVmInfo *copy = was ? vp_vm_info_copy (was) : NULL;
+          if (copy)
+            g_hash_table_replace (inventory->domains, copy->uuid, copy);
+          refresh_domain (inventory, conn, uuid, -1, 0);
+        }
       virDomainFree (domains[i]);
     }
   free (domains);
+  GHashTableIter iter;
+  gpointer value;
+  g_hash_table_iter_init (&iter, before);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      const VpVmInfo *was = value;
+      if (was->life.move == VP_MOVE_DEPARTED && !g_hash_table_contains (inventory->domains, was->uuid))
+        {
+          VpVmInfo *kept = vp_vm_info_copy (was);
+          g_hash_table_replace (inventory->domains, kept->uuid, kept);
+        }
+    }
   publish (inventory, TRUE);
   return TRUE;
 }

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "host/conf.h"
+#include "host/inventory/lifecycle.h"
 
 /* One VM as the inventory last saw it. Immutable once listed. */
 typedef struct {
@@ -19,6 +20,7 @@ typedef struct {
   gboolean has_9p;      /* a 9p share with the tag "vpower" */
   gboolean has_virtiofs; /* a virtiofs share with the tag "vpower" */
   char *channel_path;   /* its socket while running (from the live XML), or NULL */
+  VpLifecycle life;     /* migration and arrival, from libvirt's events (lifecycle.h) */
 } VpVmInfo;
 
 VpVmInfo *vp_vm_info_new (const char *name, const char *uuid, const char *state, int pid);

@@ -30,6 +30,8 @@ add_zone (JsonBuilder *b, const VpZoneSnapshot *zone, gboolean host)
       json_builder_add_int_value (b, (gint64) zone->host_processes_uj);
       json_builder_set_member_name (b, "unattributed_uj");
       json_builder_add_int_value (b, (gint64) zone->unattributed_uj);
+      json_builder_set_member_name (b, "departed_vms_uj");
+      json_builder_add_int_value (b, (gint64) zone->departed_vms_uj);
       json_builder_set_member_name (b, "busy_ratio");
       json_builder_add_double_value (b, zone->busy_ratio);
     }
@@ -67,6 +69,8 @@ vp_snapshot_json_host_members (JsonBuilder *b, const VpSnapshot *s)
   json_builder_add_string_value (b, s->host_id ? s->host_id : "");
   json_builder_set_member_name (b, "channels_connected");
   json_builder_add_int_value (b, (gint64) s->channels_connected);
+  json_builder_set_member_name (b, "vms_departed");
+  json_builder_add_int_value (b, (gint64) s->vms_departed);
   json_builder_set_member_name (b, "zones");
   json_builder_begin_array (b);
   for (guint i = 0; i < s->zones->len; i++)
@@ -108,6 +112,20 @@ vp_snapshot_json_vm_members (JsonBuilder *b, const VpVmSnapshot *vm)
   g_autofree char *epoch = g_strdup_printf ("%" G_GUINT64_FORMAT, vm->epoch);
   json_builder_set_member_name (b, "epoch");
   json_builder_add_string_value (b, epoch);
+  /* Migration (issue #13): how it came here, where it is in a move, and counts. */
+  json_builder_set_member_name (b, "arrival");
+  json_builder_add_string_value (b, vm->arrival ? vm->arrival : "unknown");
+  json_builder_set_member_name (b, "migration");
+  json_builder_add_string_value (b, vm->move ? vm->move : "none");
+  json_builder_set_member_name (b, "migrations_in");
+  json_builder_add_int_value (b, (gint64) vm->migrations_in);
+  json_builder_set_member_name (b, "migrations_out");
+  json_builder_add_int_value (b, (gint64) vm->migrations_out);
+  json_builder_set_member_name (b, "arrived");
+  if (vm->arrived_us)
+    json_builder_add_double_value (b, vm->arrived_us / 1e6);
+  else
+    json_builder_add_null_value (b);
   /* How the VM is wired, from libvirt's (live, while running) definition. */
   json_builder_set_member_name (b, "transports");
   json_builder_begin_array (b);

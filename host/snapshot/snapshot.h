@@ -17,6 +17,7 @@ typedef struct {
   /* Host zones only: */
   guint64 host_processes_uj;    /* total to the host's own (non-VM) processes */
   guint64 unattributed_uj;      /* total to nobody (policy active, capacity) */
+  guint64 departed_vms_uj;      /* totals of the VMs that migrated away, kept for their return */
   double busy_ratio;            /* busy share of the zone's CPUs in the last tick */
   gboolean estimated;           /* from the model sensor */
 } VpZoneSnapshot;
@@ -38,6 +39,11 @@ typedef struct {
   gboolean has_channel;         /* the domain has the vpower channel */
   gboolean has_9p, has_virtiofs; /* shares with the tag "vpower" */
   gboolean channel_connected;   /* this tick's message went to its socket */
+  const char *arrival;          /* how it came to run here: booted, restored, migrated, unknown */
+  const char *move;             /* none, outgoing (paused to leave), incoming (not yet resumed) */
+  guint64 migrations_in;        /* arrivals by migration and departures since its counters began here */
+  guint64 migrations_out;
+  gint64 arrived_us;            /* wall clock of its last arrival by migration; 0: none */
   guint n_zones;
   VpZoneSnapshot *zones;        /* in the VM's layout (mirror/aggregate) */
 } VpVmSnapshot;
@@ -70,6 +76,7 @@ typedef struct {
   guint64 channel_connects;
   guint64 channel_discarded_bytes;
   guint64 channels_connected;
+  guint64 vms_departed;         /* VMs that migrated away whose counters are kept */
 } VpSnapshot;
 
 VpSnapshot *vp_snapshot_new (void);

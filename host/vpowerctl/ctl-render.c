@@ -131,8 +131,9 @@ vp_ctl_render_status (JsonObject *result)
                             flag_member (result, "libvirt_connected") ? "connected" : "NOT connected");
   else
     g_string_append_printf (out, "inventory  %s\n", string_or_unknown (result, "inventory"));
-  g_string_append_printf (out, "VMs        %.0f, %.0f with a connected channel\n", number_member (result, "vms"),
-                          number_member (result, "channels_connected"));
+  g_string_append_printf (out, "VMs        %.0f, %.0f with a connected channel, %.0f migrated away (counters kept)\n",
+                          number_member (result, "vms"), number_member (result, "channels_connected"),
+                          number_member (result, "vms_departed"));
   g_string_append_printf (out, "host id    %s (told to guests over the channel)\n", string_or_unknown (result, "host_id"));
   const char *mount = string_member (result, "mount");
   g_string_append_printf (out, "mount      %s\n", mount ? mount : "none (--no-mount)");
@@ -260,6 +261,11 @@ vp_ctl_render_show (JsonObject *result)
                           g_str_equal (channel, "connected") ? "connected: the guest's agent gets every tick"
                           : g_str_equal (channel, "waiting") ? "wired, not connected (VM not running, or its socket refused)"
                           : "none in the running VM");
+  const char *move = string_or_unknown (result, "migration");
+  g_string_append_printf (out, "arrival    %s; %.0f migrations in, %.0f out%s\n", string_or_unknown (result, "arrival"),
+                          number_member (result, "migrations_in"), number_member (result, "migrations_out"),
+                          g_str_equal (move, "outgoing") ? "; now paused to leave"
+                          : g_str_equal (move, "incoming") ? "; now arriving (counted from its resume)" : "");
 
   g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
   g_ptr_array_add (rows, g_strsplit ("ZONE INDEX WATTS JOULES ENERGY_UJ MAX_ENERGY_RANGE_UJ", " ", -1));

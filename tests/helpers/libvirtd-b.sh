@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# A second libvirtd on this machine, "host B" of a live-migration test bed
+# (../shared/notes/real-components.md, "Two libvirtd instances on one machine").
+#
+#   libvirtd-b.sh start DIR   B runs in its own mount namespace, with its own
+#                             /run/libvirt, /var/lib/libvirt, /var/cache/libvirt,
+#                             /var/log/libvirt and /etc/libvirt (a copy of A's)
+#                             under DIR, its own host_uuid and its socket at
+#                             DIR/sock/libvirt-sock. Prints B's URI.
+#   libvirtd-b.sh stop DIR    stops B (and any QEMU it still runs).
+#
+# Run a program as B's host with: nsenter -m -t "$(cat DIR/libvirtd.pid)" PROGRAM...
+set -euo pipefail
+
+die () { echo "libvirtd-b: $*" >&2; exit 1; }
+[ $# -eq 2 ] || die "usage: libvirtd-b.sh start|stop DIR"
+action=$1 dir=$2
+uri="qemu+unix:///system?socket=$dir/sock/libvirt-sock"
+
+case $action in
+  start)
+    mkdir -p "$dir"/{run,varlib,cache,log,sock}
+    rm -rf "$dir/etc" && cp -a /etc/libvirt "$dir/etc"
+    # B must not run A's hooks (they would talk to A's vpowerd), nor know A's domains.
+    rm -rf "$dir/etc/hooks" "$dir/etc/qemu/autostart"
+    rm -f "$dir"/etc/qemu/*.xml
+    cat >"$dir/etc/libvirtd.conf" <<CONF
+host_uuid = "8d1c8a36-6f3e-4b0e-9b8e-000000000b0b"
+unix_sock_dir = "$dir/sock"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+CONF
+    # -p: /run/libvirtd.pid is A's.
+    unshare -m --propagation private sh -c "
+      mount --bind '$dir/run' /run/libvirt && mount --bind '$dir/varlib' /var/lib/libvirt &&
+      mount --bind '$dir/cache' /var/cache/libvirt && mount --bind '$dir/log' /var/log/libvirt &&
+      mount --bind '$dir/etc' /etc/libvirt && exec libvirtd -d -p '$dir/libvirtd.pid'" ||
+      die "libvirtd B did not start"
+    deadline=$((SECONDS + 30))
+    until virsh -c "$uri" uri >/dev/null 2>&1; do
+      [ "$SECONDS" -lt "$deadline" ] || die "libvirtd B did not answer within 30 s"
+      sleep 0.1
+    done
+    echo "$uri"
+    ;;
+  stop)
+    if [ -r "$dir/libvirtd.pid" ]; then
+      for d in $(virsh -c "$uri" list --name 2>/dev/null); do virsh -c "$uri" destroy "$d" >/dev/null 2>&1 || true; done
+      pid=$(cat "$dir/libvirtd.pid")
+      kill -TERM "$pid" 2>/dev/null || true
+      deadline=$((SECONDS + 20))
+      while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    ;;
+  *) die "unknown action '$action'" ;;
+esac
