@@ -8,6 +8,7 @@
 #                             /var/log/libvirt and /etc/libvirt (a copy of A's)
 #                             under DIR, its own host_uuid and its socket at
 #                             DIR/sock/libvirt-sock. Prints B's URI.
+#                             With VP_B_HOOK=FILE, FILE is B's qemu hook.
 #   libvirtd-b.sh stop DIR    stops B (and any QEMU it still runs).
 #
 # Run a program as B's host with: nsenter -m -t "$(cat DIR/libvirtd.pid)" PROGRAM...
@@ -25,6 +26,10 @@ case $action in
     # B must not run A's hooks (they would talk to A's vpowerd), nor know A's domains.
     rm -rf "$dir/etc/hooks" "$dir/etc/qemu/autostart"
     rm -f "$dir"/etc/qemu/*.xml
+    # VP_B_HOOK=FILE: B's own qemu hook (libvirt looks for hooks only when it starts).
+    if [ -n "${VP_B_HOOK:-}" ]; then
+      mkdir -p "$dir/etc/hooks/qemu.d" && install -m 755 "$VP_B_HOOK" "$dir/etc/hooks/qemu.d/vpower"
+    fi
     cat >"$dir/etc/libvirtd.conf" <<CONF
 host_uuid = "8d1c8a36-6f3e-4b0e-9b8e-000000000b0b"
 unix_sock_dir = "$dir/sock"
