@@ -102,23 +102,7 @@ vp_ok $? "a VM whose process is gone gets no energy, and the log says so once"
 
 # Conservation, exactly in µJ, on every zone, from one snapshot:
 # sum(VMs) + host processes + unattributed = the host's energy.
-vp_get "$VP_URL/metrics" | python3 -c '
-import re, sys
-from collections import defaultdict
-from decimal import Decimal
-sums = defaultdict(Decimal); host = {}
-for line in sys.stdin:
-    m = re.match(r"(\w+)\{(.*)\} (\S+)$", line.strip())
-    if not m: continue
-    labels = dict(re.findall(r"(\w+)=\"([^\"]*)\"", m.group(2)))
-    if m.group(1) in ("vpower_vm_energy_joules_total", "vpower_host_processes_energy_joules_total",
-                      "vpower_unattributed_energy_joules_total"):
-        sums[labels["index"]] += Decimal(m.group(3))
-    elif m.group(1) == "vpower_host_energy_joules_total":
-        host[labels["index"]] = Decimal(m.group(3))
-ok = len(host) == 3 and all(sums[i] == host[i] and host[i] > 0 for i in host)
-for i in host: print(f"# zone {i}: host {host[i]} J, consumers {sums[i]} J")
-sys.exit(0 if ok else 1)'
+vp_books_conserve "$VP_URL" 3
 vp_ok $? "conservation: sum(VMs) + host + unattributed == host energy, exactly, on every zone"
 
 kill -0 "$VP_PID"

@@ -200,6 +200,27 @@ PY
   pids+=($!)
 }
 
+# vp_books_conserve URL ZONES: from one /metrics answer (one snapshot), on each of ZONES zones,
+# exactly: VMs + VMs that migrated away + host processes + unattributed = the host's energy.
+vp_books_conserve () {
+  vp_get "$1/metrics" | python3 -c '
+import re, sys
+from collections import defaultdict
+from decimal import Decimal
+sums = defaultdict(Decimal); host = {}
+for line in sys.stdin:
+    m = re.match(r"(\w+)\{(.*)\} (\S+)$", line.strip())
+    if not m: continue
+    labels = dict(re.findall(r"(\w+)=\"([^\"]*)\"", m.group(2)))
+    if m.group(1) in ("vpower_vm_energy_joules_total", "vpower_departed_vms_energy_joules",
+                      "vpower_host_processes_energy_joules_total", "vpower_unattributed_energy_joules_total"):
+        sums[labels["index"]] += Decimal(m.group(3))
+    elif m.group(1) == "vpower_host_energy_joules_total":
+        host[labels["index"]] = Decimal(m.group(3))
+for i in host: print(f"# zone {i}: host {host[i]} J, consumers {sums[i]} J")
+sys.exit(0 if len(host) == int(sys.argv[1]) and all(sums[i] == host[i] and host[i] > 0 for i in host) else 1)' "$2"
+}
+
 # vp_metric TEXT-FILE NAME{LABELS}: the value of one sample in an exposition.
 vp_metric () { awk -v key="$2" '$1 == key { print $2; found = 1 } END { exit !found }' "$1"; }
 

@@ -278,25 +278,7 @@ PY
 vp_ok $? "the guest's total over the run agrees with A's plus B's attribution for it within 10%"
 
 # Each host's books, from one /metrics answer: VMs + VMs that left + host processes + unattributed = host.
-books () {
-  vp_get "$1/metrics" | python3 -c '
-import re, sys
-from collections import defaultdict
-from decimal import Decimal
-sums = defaultdict(Decimal); host = {}
-for line in sys.stdin:
-    m = re.match(r"(\w+)\{(.*)\} (\S+)$", line.strip())
-    if not m: continue
-    labels = dict(re.findall(r"(\w+)=\"([^\"]*)\"", m.group(2)))
-    if m.group(1) in ("vpower_vm_energy_joules_total", "vpower_departed_vms_energy_joules",
-                      "vpower_host_processes_energy_joules_total", "vpower_unattributed_energy_joules_total"):
-        sums[labels["index"]] += Decimal(m.group(3))
-    elif m.group(1) == "vpower_host_energy_joules_total":
-        host[labels["index"]] = Decimal(m.group(3))
-for i in host: print(f"# zone {i}: host {host[i]} J, consumers {sums[i]} J")
-sys.exit(0 if len(host) == 3 and all(sums[i] == host[i] and host[i] > 0 for i in host) else 1)'
-}
-books "$URL_A" && books "$URL_B"
+vp_books_conserve "$URL_A" 3 && vp_books_conserve "$URL_B" 3
 vp_ok $? "each host's books conserve exactly on every zone (the VM's energy on B kept there as departed)"
 
 grep -E 'migrat|left|back|arriv|resumed|lost' "$work/vpowerd-a.log" | sed 's/^/# A: /' | tail -14
