@@ -5,10 +5,12 @@
 # (B's runs in B's namespace, so it sees B's channel sockets as a second host would), its own state,
 # mount, port, host id and fixture RAPL at a different known power (A 100 W, B 60 W).
 # One TCG guest with the channel and the agent reads energy_uj every 0.2 s while it migrates
-# A -> B -> A, then again with --p2p; then two migrations fail (B refuses it; domjobabort), and B's
-# libvirtd is killed in the middle of a third. Checked: the guest never errs nor goes back; its value
-# rises on B; its total agrees with A's plus B's attribution; each host's books conserve exactly; A's
-# counter continues where it left off with the same epoch; failed migrations go unnoticed.
+# A -> B -> A (A's engine is killed -9 while the VM is away), then again with --p2p, then with
+# --suspend (B keeps it paused until it is resumed there); then two migrations fail (B refuses it;
+# domjobabort), and host B dies in the middle of a third. Checked: the guest never errs nor goes back;
+# its value rises on B; its total agrees with A's plus B's attribution; each host's books conserve
+# exactly; A's counter continues where it left off with the same epoch; nothing is charged while a VM
+# is paused to leave or arriving; failed migrations go unnoticed. The hook's "migrate begin" too.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -56,7 +58,7 @@ print($2)"; }
 published_on () { [ "$(vm_json "$1" "v is not None and v['state']")" = "$2" ]; }
 absent_on () { [ "$(vm_json "$1" "v is None")" = True ]; }
 
-vp_plan 24
+vp_plan 30
 
 "$abs_top_srcdir/scripts/setup-libvirtd.sh" >>"$work/setup.log" 2>&1 || bail "setup-libvirtd.sh failed"
 guest=$work/guest
@@ -125,7 +127,7 @@ PY
 pids+=($!)
 
 # The guest: the channel, the agent binding the tree over sysfs, a read every 0.2 s.
-VP_GUEST_ARGS="vp.period=0.2 vp.seconds=50" "$abs_top_srcdir/tests/guest/domain.sh" "$vm" channel "$guest" "" channel \
+VP_GUEST_ARGS="vp.period=0.2 vp.seconds=65" "$abs_top_srcdir/tests/guest/domain.sh" "$vm" channel "$guest" "" channel \
   >"$work/$vm.xml"
 virsh -c "$URI_A" define "$work/$vm.xml" >>"$work/setup.log" 2>&1 && virsh -c "$URI_A" start "$vm" >>"$work/setup.log" 2>&1 ||
   bail "cannot start $vm on A"
@@ -165,6 +167,14 @@ on_b=$(values | wc -l)
 vp_wait_for 20 distinct_since "$on_b" 4
 vp_ok $? "the guest's energy_uj keeps rising while it runs on B"
 
+# While the VM is away, A's engine is killed -9: the new one finds its counters in the state file
+# and the domain shut off "migrated", so it keeps them as departed.
+engine=$(vp_engine_pid)
+kill -9 "$engine"
+new_engine_ticks () { local p; p=$(vp_engine_pid); [ -n "$p" ] && [ "$p" != "$engine" ] && vp_ticks_at_least 2; }
+vp_wait_for 20 new_engine_ticks && absent_on "$URL_A" && [ "$(vp_get "$URL_A/api/v1/host" | vp_json 'd["vms_departed"]')" = 1 ]
+vp_ok $? "A's engine killed -9 while the VM is away: the new engine keeps its counters as departed"
+
 # --- B -> A: A's counter continues.
 migrate "$URI_B" "$URI_A"
 vp_ok $? "virsh migrate --live B -> A succeeds"
@@ -186,6 +196,24 @@ migrate "$URI_B" "$URI_A_FROM_B" --p2p && vp_wait_for 10 published_on "$URL_A" r
 vp_ok $? "virsh migrate --live --p2p B -> A"
 vp_wait_for 10 absent_on "$URL_B" && [ "$(vm_json "$URL_A" "v['epoch']")" = "$epoch_a" ]
 vp_ok $? "the VM is on A only, with its epoch"
+
+# --- A destination that does not resume (migrate --suspend): published, paused, charged nothing
+# until someone resumes it there.
+migrate "$URI_A" "$URI_B" --suspend && vp_wait_for 10 published_on "$URL_B" paused && vp_wait_for 10 absent_on "$URL_A"
+vp_ok $? "virsh migrate --live --suspend A -> B: B publishes the VM paused, A keeps it as departed"
+b_paused=$(vm_json "$URL_B" "v['zones'][0]['total_uj']")
+b_ticks=$(vp_get "$URL_B/api/v1/host" | vp_json 'd["ticks"]')
+b_more () { [ "$(vp_get "$URL_B/api/v1/host" | vp_json 'd["ticks"]')" -ge $((b_ticks + 8)) ]; }
+vp_wait_for 10 b_more && [ "$(vm_json "$URL_B" "v['zones'][0]['total_uj']")" = "$b_paused" ] &&
+  [ "$(vm_json "$URL_B" "v['migration']")" = incoming ]
+vp_ok $? "8 ticks later B has charged it nothing, and shows it as arriving"
+virsh -c "$URI_B" resume "$vm" >>"$work/setup.log" 2>&1
+on_b=$(values | wc -l)
+counted_on_b () { [ "$(vm_json "$URL_B" "(v['state'], v['migration'], v['migrations_in'])")" = "('running', 'none', 3)" ]; }
+vp_wait_for 10 counted_on_b && vp_wait_for 20 distinct_since "$on_b" 4
+vp_ok $? "resumed on B, it counts as B's third arrival and the guest's value rises again"
+migrate "$URI_B" "$URI_A" && vp_wait_for 10 published_on "$URL_A" running
+vp_ok $? "and back to A"
 
 # --- Failed migrations: the source keeps counting, the guest notices nothing.
 printf '<domain type="qemu"><name>%s</name><memory unit="MiB">64</memory><os><type>hvm</type></os></domain>' "$vm" \
@@ -226,7 +254,6 @@ before=$(a_total)
 b_ticks=$(vp_get "$URL_B/api/v1/host" | vp_json 'd["ticks"]')
 [ $status -ne 0 ] && vp_wait_for 10 rising_on_a && published_on "$URL_A" running
 vp_ok $? "host B (libvirtd and the receiving QEMU) killed mid-migration: the migration fails and A keeps counting"
-b_more () { [ "$(vp_get "$URL_B/api/v1/host" | vp_json 'd["ticks"]')" -ge $((b_ticks + 8)) ]; }
 lost_once () { [ "$(grep -c 'libvirt: connection to .* lost' "$work/vpowerd-b.log")" = 1 ]; }
 b_now=$(vm_json "$URL_B" "v and v['zones'][0]['total_uj']")
 vp_diag "B: VM total $b_seen -> $b_now µJ; $(grep -c 'libvirt: connection to .* lost' "$work/vpowerd-b.log") loss lines"
@@ -249,8 +276,8 @@ print(f"# {len(v)} reads, {len(set(v))} distinct, decreases {bad[:3]}")
 sys.exit(1 if bad or len(v) < 50 else 0)
 PY
 vp_ok $? "and never went back"
-console_has '^VP-STATUS origin_changes 4' && ! console_has 'replayed or out-of-order'
-vp_ok $? "the guest saw exactly 4 changes of origin (the 4 migrations; the failed ones went unnoticed) and no replay"
+console_has '^VP-STATUS origin_changes 6' && ! console_has 'replayed or out-of-order'
+vp_ok $? "the guest saw exactly 6 changes of origin (the 6 migrations; the failed ones went unnoticed) and no replay"
 
 # Guest total = A's attribution from the guest's first read to the end + B's (kept as departed).
 a_final=$(vm_json "$URL_A" "v['zones'][0]['total_uj']")
@@ -280,6 +307,17 @@ vp_ok $? "the guest's total over the run agrees with A's plus B's attribution fo
 # Each host's books, from one /metrics answer: VMs + VMs that left + host processes + unattributed = host.
 vp_books_conserve "$URL_A" 3 && vp_books_conserve "$URL_B" 3
 vp_ok $? "each host's books conserve exactly on every zone (the VM's energy on B kept there as departed)"
+
+# departed-retention: B's vpowerd, restarted with 0 days (and B's libvirtd still dead), forgets the
+# counters it kept for the VM, and says so once.
+kill -TERM "$B_PID"; wait "$B_PID"; B_PID=
+"$VPOWERD" --foreground --listen "127.0.0.1:$port_b" --connect "$URI_B" --host-id host-b --no-mount \
+  --runtime-dir "$work/run-b2" --powercap-root "$work/rapl-b" --state-dir "$work/state-b" "${common[@]}" \
+  --departed-retention 0 >>"$work/vpowerd-b2.log" 2>&1 &
+B_PID=$!
+forgotten () { [ "$(vp_get "$URL_B/api/v1/host" 2>/dev/null | vp_json 'd["vms_departed"], d["ticks"] > 2')" = "0 True" ]; }
+vp_wait_for 20 forgotten && [ "$(grep -c "left .* days ago and has not come back; forgetting its counters" "$work/vpowerd-b2.log")" = 1 ]
+vp_ok $? "departed-retention 0: B forgets the counters it kept for the VM, and logs it once"
 
 grep -E 'migrat|left|back|arriv|resumed|lost' "$work/vpowerd-a.log" | sed 's/^/# A: /' | tail -14
 grep -E 'migrat|left|back|arriv|resumed|lost' "$work/vpowerd-b.log" | sed 's/^/# B: /' | tail -10

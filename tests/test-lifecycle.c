@@ -174,7 +174,8 @@ test_failure_at_each_phase (void)
 }
 
 /* A destination that never resumes (migrate --suspend, or a stuck
- * switch-over): the VM stays "incoming", paused, hence never charged. */
+ * switch-over): the VM stays "incoming", paused, hence never charged; when
+ * someone resumes it at last (Resumed/Unpaused), that is its arrival. */
 static void
 test_never_resumes (void)
 {
@@ -183,13 +184,15 @@ test_never_resumes (void)
     { VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_MIGRATED, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_MIGRATION },
     { NONE, 0, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_MIGRATION },
     { NONE, 0, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_USER },
+    { VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_UNPAUSED, VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_UNPAUSED },
   };
   const Expect expect[] = {
     { VP_MOVE_INCOMING, VP_ARRIVAL_MIGRATED, FALSE, FALSE },
     { VP_MOVE_INCOMING, VP_ARRIVAL_MIGRATED, FALSE, FALSE },
     { VP_MOVE_INCOMING, VP_ARRIVAL_MIGRATED, FALSE, FALSE },
+    { VP_MOVE_NONE, VP_ARRIVAL_MIGRATED, TRUE, FALSE },
   };
-  replay (&life, steps, expect, G_N_ELEMENTS (steps));
+  g_assert_cmpuint (replay (&life, steps, expect, G_N_ELEMENTS (steps)), ==, 2);
 }
 
 /* Out of order: a late Suspended or Resumed after Stopped/Migrated must not

@@ -12,7 +12,8 @@
  *                                    after the pause: it carries on here.
  *   destination: Started/Migrated    its directory and channel now, paused;
  *                Resumed/Migrated    running here: counted from now;
- *                Stopped/Failed      the incoming migration failed.
+ *                Stopped/Failed      the incoming migration failed;
+ *                (Resumed/Unpaused   after migrate --suspend: the resume.)
  * A post-copy migration says Suspended/Postcopy and Resumed/Postcopy: the same
  * meaning. The domain's state and reason (vp_lifecycle_reconcile) win over
  * the events, which may come late or not at all (vpowerd down, reconnect). */
@@ -97,6 +98,12 @@ vp_lifecycle_event (VpLifecycle *life, const char *name, int event, int detail, 
       migration_detail = detail == VIR_DOMAIN_EVENT_RESUMED_MIGRATED || detail == VIR_DOMAIN_EVENT_RESUMED_POSTCOPY ||
                          detail == VIR_DOMAIN_EVENT_RESUMED_POSTCOPY_FAILED;
       life->move = VP_MOVE_NONE;
+      if (was == VP_MOVE_INCOMING && !migration_detail)
+        {
+          /* migrate --suspend: the destination keeps it paused until someone resumes it. */
+          life->arrived_us = now_us;
+          return g_strdup_printf ("VM %s, arrived paused by migration, is resumed here; counted from now", name);
+        }
       if (!migration_detail)
         return NULL;
       if (was == VP_MOVE_OUTGOING)
