@@ -514,7 +514,7 @@ present_vms (VpEngine *engine, GPtrArray *listed)
           row->departed_us = vm->life.departed_us ? vm->life.departed_us : g_get_real_time ();
           row->migrations_out++;
           g_message ("VM %s (%s) left for another host; its counters are kept for its return "
-                     "(package %.6f J so far here)", row->name, row->uuid,
+                     "(%s: %.6f J so far here)", row->name, row->uuid, vp_sensor_zone (engine->sensor, 0)->name,
                      row->zones[0].total_uj / 1e6);
         }
     }
@@ -531,8 +531,9 @@ row_of_present_vm (VpEngine *engine, const VpVmInfo *vm)
   VpVmLedger *row = vp_ledger_vm (engine->ledger, vm->uuid, vm->name);
   if (G_UNLIKELY (row->departed_us) && vm->life.move != VP_MOVE_INCOMING)
     {
-      g_message ("VM %s (%s) is back after %.1f s away; its counters continue (package %.6f J)", vm->name,
-                 vm->uuid, (g_get_real_time () - row->departed_us) / 1e6, row->zones[0].total_uj / 1e6);
+      g_message ("VM %s (%s) is back after %.1f s away; its counters continue (%s: %.6f J)", vm->name,
+                 vm->uuid, (g_get_real_time () - row->departed_us) / 1e6, vp_sensor_zone (engine->sensor, 0)->name,
+                 row->zones[0].total_uj / 1e6);
       row->departed_us = 0;
     }
   if (G_UNLIKELY (vm->life.arrival == VP_ARRIVAL_MIGRATED && vm->life.arrived_us > row->arrived_us))
