@@ -40,8 +40,10 @@ for name in "${names[@]}"; do
   cp -n "$src/fuzz/corpus/$name"/* "$corpus/" 2>/dev/null
   before=$(ls "$crashes" | wc -l)
   # Libfuzzer stops at the first crash; -timeout catches hangs, -rss_limit_mb runaway memory.
+  dict=()
+  [ -f "$src/fuzz/dict/$name.dict" ] && dict=(-dict="$src/fuzz/dict/$name.dict")
   "$fuzzer" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
-    -artifact_prefix="$crashes/" "$corpus" >"$log" 2>&1
+    -artifact_prefix="$crashes/" "${dict[@]}" "$corpus" >"$log" 2>&1
   status=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')

@@ -10,9 +10,10 @@ build_packages=(build-essential autoconf automake libtool pkg-config
 # (real-components.md).
 libvirt_packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils)
 # The real peers and tools the test suite talks to; the RAPL readers of tests/readers.sh
-# (s-tui, and prometheus/procfs built from Debian's Go source package).
+# (s-tui, and prometheus/procfs built from Debian's Go source package); clang for the fuzz smoke run.
 test_packages=(prometheus prometheus-node-exporter busybox-static curl python3 xz-utils cpio openssl file
-               s-tui golang-go golang-github-prometheus-procfs-dev)
+               s-tui golang-go golang-github-prometheus-procfs-dev
+               clang libclang-rt-dev)   # libFuzzer, for scripts/fuzz.sh
 
 case "${1:-build}" in
   build) want=("${build_packages[@]}") ;;

@@ -3,7 +3,8 @@
 # Quick start, command 2: install what is needed, build, and run the whole suite:
 #   1. a -Werror build and `make check` (unit tests, fixtures, real FUSE/libvirtd/QEMU/promtool);
 #   2. an ASan+UBSan build running the same suite;
-#   3. `make distcheck`.
+#   3. `make distcheck`;
+#   4. a short fuzz run of every harness (scripts/fuzz.sh 5).
 # Ends with "N passed, N failed, N skipped" over every test case. Idempotent.
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,7 +55,15 @@ make -C "$src/build-ci" distcheck >"$log_dir/distcheck.log" 2>&1
 distcheck_status=$?
 [ $distcheck_status -eq 0 ] && echo "PASS: distcheck" || { tail -40 "$log_dir/distcheck.log"; echo "FAIL: distcheck"; }
 
-# Show what failed, then count every test case of both suites, plus distcheck.
+# Every parser of outside bytes under libFuzzer (clang, ASan+UBSan), briefly: a smoke run that
+# proves the harnesses build and run, and catches shallow crashes. Long runs: scripts/fuzz.sh 600.
+step "fuzz smoke"
+VP_FUZZ_BUILD=$src/build-fuzz "$src/scripts/fuzz.sh" 5 >"$log_dir/fuzz.log" 2>&1
+fuzz_status=$?
+sed 's/^/fuzz /' "$log_dir/fuzz.log"
+[ $fuzz_status -eq 0 ] && echo "PASS: fuzz smoke" || echo "FAIL: fuzz smoke"
+
+# Show what failed, then count every test case of both suites, plus distcheck and the fuzz smoke run.
 for dir in build-ci build-asan; do
   for trs in $(find "$src/$dir/tests" -name '*.trs' 2>/dev/null); do
     if grep -qE ':test-result: (FAIL|ERROR|XPASS)' "$trs"; then
@@ -64,13 +73,14 @@ for dir in build-ci build-asan; do
   done
 done
 find "$src/build-ci/tests" "$src/build-asan/tests" -name '*.trs' -exec cat {} + 2>/dev/null |
-  awk -v distcheck=$distcheck_status -v secs=$((SECONDS - started)) '
+  awk -v distcheck=$distcheck_status -v fuzz=$fuzz_status -v secs=$((SECONDS - started)) '
     /^:test-result: (PASS|XFAIL)/ { passed++ }
     /^:test-result: (FAIL|ERROR|XPASS)/ { failed++ }
     /^:test-result: SKIP/ { skipped++ }
     END {
       if (distcheck == 0) passed++; else failed++
-      if (passed + failed == 1) failed++   # no test ran at all: that is a failure
+      if (fuzz == 0) passed++; else failed++
+      if (passed + failed == 2) failed++   # no test ran at all: that is a failure
       printf "# total time %d s\n", secs
       printf "%d passed, %d failed, %d skipped\n", passed, failed, skipped
       exit failed > 0

@@ -393,10 +393,15 @@ static const struct {
 /* --- one request --- */
 
 static JsonNode *
-dispatch (VpControl *control, const char *line, GError **error)
+dispatch (VpControl *control, const char *line, gsize length, GError **error)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, line, -1, error))
+  if (memchr (line, '\0', length))
+    {
+      g_set_error (error, VP_ERROR, VP_ERROR_PARSE, "a NUL byte in the request");
+      return NULL;
+    }
+  if (!json_parser_load_from_data (parser, line, (gssize) length, error))
     return NULL;
   JsonNode *root = json_parser_get_root (parser);
   JsonObject *request = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
@@ -436,9 +441,22 @@ answer_text (JsonNode *result, const GError *error)
   return g_strconcat (text, "\n", NULL);
 }
 
+char *
+vp_control_answer (VpControl *control, const char *request, gsize length)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) result = NULL;
+  if (length > CONTROL_MAX_REQUEST)
+    g_set_error (&error, VP_ERROR, VP_ERROR_PARSE, "the request is over %d KiB", CONTROL_MAX_REQUEST / 1024);
+  else
+    result = dispatch (control, request, length, &error);
+  g_debug ("control: %.*s -> %s", (int) MIN (length, 200), request, result ? "ok" : error->message);
+  return answer_text (result, error);
+}
+
 /* Reads up to the first newline (or end of stream): the request. */
 static char *
-read_request (GInputStream *input, GError **error)
+read_request (GInputStream *input, gsize *length, GError **error)
 {
   g_autoptr (GString) line = g_string_new (NULL);
   char buffer[4096];
@@ -455,7 +473,10 @@ read_request (GInputStream *input, GError **error)
           return NULL;
         }
       if (newline || got == 0)
-        return g_string_free (g_steal_pointer (&line), FALSE);
+        {
+          *length = line->len;
+          return g_string_free (g_steal_pointer (&line), FALSE);
+        }
     }
 }
 
@@ -474,23 +495,22 @@ on_connection (GThreadedSocketService *service, GSocketConnection *connection, G
   VpControl *control = user_data;
   GSocket *socket = g_socket_connection_get_socket (connection);
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonNode) result = NULL;
+  g_autofree char *answer = NULL;
 
   g_socket_set_timeout (socket, CONTROL_TIMEOUT_S);
   if (!peer_allowed (socket))
     g_set_error (&error, VP_ERROR, VP_ERROR_FAILED, "only root may use vpowerd's control socket");
   else
     {
-      g_autofree char *line = read_request (g_io_stream_get_input_stream (G_IO_STREAM (connection)), &error);
+      gsize length = 0;
+      g_autofree char *line = read_request (g_io_stream_get_input_stream (G_IO_STREAM (connection)), &length, &error);
       if (line)
-        {
-          result = dispatch (control, line, &error);
-          g_debug ("control: %s -> %s", line, result ? "ok" : error->message);
-        }
+        answer = vp_control_answer (control, line, length);
       else
         g_debug ("control: dropped a request: %s", error->message);
     }
-  g_autofree char *answer = answer_text (result, error);
+  if (!answer)
+    answer = answer_text (NULL, error);
   g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (connection)), answer, strlen (answer),
                              NULL, NULL, NULL);
 
@@ -514,6 +534,17 @@ on_incoming (GSocketService *service, GSocketConnection *connection, GObject *so
 }
 
 VpControl *
+vp_control_new (VpEngine *engine, const VpConfig *config)
+{
+  VpControl *control = g_new0 (VpControl, 1);
+  control->engine = engine;
+  control->config = config;
+  g_mutex_init (&control->lock);
+  g_cond_init (&control->idle);
+  return control;
+}
+
+VpControl *
 vp_control_start (VpEngine *engine, const VpConfig *config, int listen_fd, GError **error)
 {
   fcntl (listen_fd, F_SETFD, FD_CLOEXEC);
@@ -523,11 +554,7 @@ vp_control_start (VpEngine *engine, const VpConfig *config, int listen_fd, GErro
       close (listen_fd);
       return NULL;
     }
-  VpControl *control = g_new0 (VpControl, 1);
-  control->engine = engine;
-  control->config = config;
-  g_mutex_init (&control->lock);
-  g_cond_init (&control->idle);
+  VpControl *control = vp_control_new (engine, config);
   control->service = g_threaded_socket_service_new (CONTROL_MAX_THREADS);
   if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (control->service), socket, NULL, error))
     {
@@ -545,13 +572,16 @@ vp_control_stop (VpControl *control)
 {
   if (!control)
     return;
-  g_socket_service_stop (control->service);
-  g_socket_listener_close (G_SOCKET_LISTENER (control->service));
+  if (control->service)
+    {
+      g_socket_service_stop (control->service);
+      g_socket_listener_close (G_SOCKET_LISTENER (control->service));
+    }
   g_mutex_lock (&control->lock);
   while (control->in_flight > 0)
     g_cond_wait (&control->idle, &control->lock);
   g_mutex_unlock (&control->lock);
-  g_object_unref (control->service);
+  g_clear_object (&control->service);
   g_clear_pointer (&control->conn, virConnectClose);
   g_mutex_clear (&control->lock);
   g_cond_clear (&control->idle);

@@ -22,7 +22,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define REQUEST_MAX 1024
 #define REQUEST_TIMEOUT_S 2
 
 struct _VpHookServer {
@@ -40,10 +39,25 @@ reply (int fd, const char *text)
     g_debug ("libvirt hook: the client left before the reply: %s", g_strerror (errno));
 }
 
-/* Returns NULL on success, or why the request was refused. */
-static const char *
-handle_request (VpHookServer *server, char *line)
+void
+vp_hook_request_clear (VpHookRequest *request)
 {
+  g_clear_pointer (&request->uuid, g_free);
+  g_clear_pointer (&request->name, g_free);
+}
+
+const char *
+vp_hook_request_parse (const char *bytes, gsize length, VpHookRequest *request)
+{
+  *request = (VpHookRequest) { 0 };
+  if (length > VP_HOOK_REQUEST_MAX)
+    return "request too long";
+  const char *newline = memchr (bytes, '\n', length);
+  if (!newline)
+    return "incomplete request";
+  g_autofree char *line = g_strndup (bytes, (gsize) (newline - bytes));
+  if (strlen (line) != (gsize) (newline - bytes))
+    return "a NUL byte in the request";
   g_auto (GStrv) fields = g_strsplit (line, "\t", 5);
   guint64 uid, gid;
   if (g_strv_length (fields) != 5 || !g_str_equal (fields[0], VP_HOOK_REQUEST_ANNOUNCE))
@@ -55,8 +69,10 @@ handle_request (VpHookServer *server, char *line)
     return "bad uid or gid";
   if (!vp_publication_name_is_valid (fields[4]))
     return "bad name";
-  if (!server->announce (fields[4], fields[1], (uid_t) uid, (gid_t) gid, server->user_data))
-    return "refused";
+  request->uuid = g_strdup (fields[1]);
+  request->name = g_strdup (fields[4]);
+  request->uid = (uid_t) uid;
+  request->gid = (gid_t) gid;
   return NULL;
 }
 
@@ -80,23 +96,20 @@ on_incoming (int listen_fd, GIOCondition condition, gpointer user_data)
       return G_SOURCE_CONTINUE;
     }
 
-  char buffer[REQUEST_MAX + 1];
+  char buffer[VP_HOOK_REQUEST_MAX];
   gsize used = 0;
-  while (used < REQUEST_MAX && !memchr (buffer, '\n', used))
+  while (used < VP_HOOK_REQUEST_MAX && !memchr (buffer, '\n', used))
     {
-      ssize_t n = recv (fd, buffer + used, REQUEST_MAX - used, 0);
+      ssize_t n = recv (fd, buffer + used, VP_HOOK_REQUEST_MAX - used, 0);
       if (n <= 0)
         break;
       used += (gsize) n;
     }
-  buffer[used] = '\0';
-  char *newline = strchr (buffer, '\n');
-  const char *problem = "incomplete request";
-  if (newline)
-    {
-      *newline = '\0';
-      problem = handle_request (server, buffer);
-    }
+  VpHookRequest request;
+  const char *problem = vp_hook_request_parse (buffer, used, &request);
+  if (!problem && !server->announce (request.name, request.uuid, request.uid, request.gid, server->user_data))
+    problem = "refused";
+  vp_hook_request_clear (&request);
   if (problem)
     {
       g_warning ("libvirt hook: refused a request: %s", problem);
