@@ -26,7 +26,7 @@ done
 : > "$work/empty.conf"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$build/vpowerd" --foreground --config "$work/empty.conf" --inventory "static:$work/vms.ini" \
-  --sensor powercap --powercap-root "$src/tests/data/powercap/single" --interval 0.2 \
+  --sensor powercap --powercap-root "$src/tests/data/powercap/single" --allow-fast-updates --interval 0.2 \
   --state-dir "$work/state" --listen "127.0.0.1:$port" 2>/dev/null &
 pids+=($!); daemon=$!
 ticks () { curl -fsS "http://127.0.0.1:$port/api/v1/host" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["ticks"])' 2>/dev/null || echo 0; }

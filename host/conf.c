@@ -60,7 +60,11 @@ static const VpOption vp_options[] = {
   OPT ("powercap-root", 0, "DIR", "powercap tree to read (default /sys/class/powercap)", vp_option_parse_string, powercap_root),
   OPT ("proc-root", 0, "DIR", "procfs to read (default /proc)", vp_option_parse_string, proc_root),
   OPT ("sysfs-root", 0, "DIR", "sysfs to read CPU topology from (default /sys)", vp_option_parse_string, sysfs_root),
-  OPT_SECONDS ("interval", "tick length (default 1)", interval_s),
+  OPT_SECONDS ("interval", "tick length (default 1; below 1 only with allow-fast-updates)", interval_s),
+  OPT ("allow-fast-updates", 0, NULL, "allow an interval below 1 s (down to 0.1 s): finer counters, a wider side channel",
+       vp_option_parse_bool, allow_fast_updates),
+  { "quantum-uj", 0, "MICROJOULES", "publish each VM's energy only in whole multiples of this (default 0: every uJ)",
+    vp_option_parse_uint, offsetof (VpConfig, quantum_uj), NULL, 0, 1000000000 },
   OPT_ENUM ("policy", "busy|active|capacity", "attribution policy (default busy)", policy_words, policy),
   OPT_ENUM ("topology", "mirror|aggregate", "zone layout per VM (default mirror)", topology_words, topology),
   OPT ("state-dir", 0, "DIR", "where counters persist (default /var/lib/vpowerd)", vp_option_parse_string, state_dir),
@@ -132,6 +136,16 @@ vp_config_free (VpConfig *config)
 static gboolean
 check_consistency (VpConfig *config, GError **error)
 {
+  /* Each tick tells every guest a little about its neighbours (README,
+   * "Side channels"): faster than once a second only when asked for. */
+  if (config->interval_s < VP_INTERVAL_FLOOR_S && !config->allow_fast_updates)
+    {
+      g_set_error (error, VP_ERROR, VP_ERROR_CONFIG,
+                   "invalid value for 'interval': %g s is below the %g s floor that keeps the side channel coarse; "
+                   "set allow-fast-updates=true (or --allow-fast-updates) to go down to 0.1 s",
+                   config->interval_s, VP_INTERVAL_FLOOR_S);
+      return FALSE;
+    }
   if (config->model_max_watts < config->model_idle_watts)
     {
       g_set_error (error, VP_ERROR, VP_ERROR_CONFIG,

@@ -2,6 +2,9 @@
 /* vpowerd: configuration from /etc/vpower/vpowerd.conf and the command line. */
 #pragma once
 
+/* The shortest interval without allow-fast-updates (side channels). */
+#define VP_INTERVAL_FLOOR_S 1.0
+
 #include <glib.h>
 
 #define VP_CONFIG_GROUP "vpowerd"
@@ -33,6 +36,8 @@ typedef struct {
   char *listen_host;
   guint listen_port;
   double save_interval_s;
+  gboolean allow_fast_updates;    /* interval may go below VP_INTERVAL_FLOOR_S */
+  guint quantum_uj;               /* published VM energy moves in multiples of this; 0: 1 uJ */
   double departed_retention_days; /* counters of a VM that migrated away are kept this long */
   char *host_id;            /* told to guests over the channel; NULL: /etc/machine-id */
   double model_idle_watts;  /* per package */

@@ -47,7 +47,7 @@ $QEMU "$work/web2.sock" record "$work/web2.bytes" & pids+=($!); web2_qemu=$!
 vp_wait_for 10 test -S "$work/web2.sock"
 
 vp_start_mounted "$work/vpowerd.log" --sensor powercap --powercap-root "$work/rapl" \
-  --inventory "static:$work/vms.ini" --interval 0.1 --state-dir "$work/state" --host-id "$HOST_ID"
+  --inventory "static:$work/vms.ini" --allow-fast-updates --interval 0.1 --state-dir "$work/state" --host-id "$HOST_ID"
 vp_ok $? "vpowerd starts with four VMs that have channels, two of them with no socket yet"
 
 host_value () { cat "$VP_MNT/web1/intel-rapl:$1/energy_uj"; }
@@ -157,7 +157,7 @@ printf '[web1]\nuuid=aaaaaaaa-0000-4000-8000-000000000001\npid=%d\nchannel=%s\n'
 $QEMU "$work/once.sock" record "$work/once.bytes" & pids+=($!)
 vp_wait_for 10 test -S "$work/once.sock"
 "$VPOWERD" --once --inventory "static:$work/once.ini" --sensor powercap --powercap-root "$work/rapl" \
-  --interval 0.2 >"$work/once.json" 2>"$work/once.log"
+  --allow-fast-updates --interval 0.2 >"$work/once.json" 2>"$work/once.log"
 [ $? -eq 0 ] && [ ! -s "$work/once.bytes" ] && ! grep -q 'channel of' "$work/once.log"
 vp_ok $? "vpowerd --once sends nothing over the channels"
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d['vms'][0]['transports'] == ['channel'] and d['vms'][0]['channel'] == 'waiting' else 1)" "$work/once.json"

@@ -35,7 +35,7 @@ pid=$gone
 INI
 
 vp_start_vpowerd "$work/vpowerd.log" --sensor powercap --powercap-root "$work/powercap" \
-  --inventory "static:$work/vms.ini" --interval 0.5 --state-dir "$work/state"
+  --inventory "static:$work/vms.ini" --allow-fast-updates --interval 0.5 --state-dir "$work/state"
 vp_ok $? "vpowerd starts over the fixture tree and ticks"
 
 # VM counters come from one /metrics response (one snapshot); the host's

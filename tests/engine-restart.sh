@@ -22,7 +22,7 @@ printf '[vm-a]\nuuid=aaaaaaaa-0000-4000-8000-00000000000a\npid=%s\n[vm-b]\nuuid=
   "$vm_a" "$vm_b" > "$work/vms.ini"
 
 args=(--sensor powercap --powercap-root "$work/powercap" --inventory "static:$work/vms.ini"
-      --interval 0.5 --state-dir "$work/state")
+      --allow-fast-updates --interval 0.5 --state-dir "$work/state")
 
 # Prints "timestamp accounted_J vm-a_J vm-b_J" from one snapshot.
 snapshot () {

@@ -17,7 +17,7 @@ printf '[web1]\nuuid=aaaaaaaa-0000-4000-8000-000000000001\npid=%s\n' "$busy" > "
 
 interval=0.2
 vp_start_mounted "$work/vpowerd.log" --sensor powercap --powercap-root "$work/powercap" \
-  --inventory "static:$work/vms.ini" --interval $interval --state-dir "$work/state"
+  --inventory "static:$work/vms.ini" --allow-fast-updates --interval $interval --state-dir "$work/state"
 vp_ok $? "vpowerd mounts the tree and ticks"
 
 ticks_before=$(vp_ticks); started=$(date +%s%N)

@@ -42,7 +42,7 @@ vp_ok $? "vpowerd.conf(5) documents every key${missing:+ (missing:$missing)}"
 work=$(mktemp -d)
 trap 'vp_cleanup_workdir' EXIT
 printf '[vm1]\nuuid=11111111-2222-3333-4444-555555555555\npid=%d\n' $$ > "$work/vms.conf"
-vp_start_vpowerd "$work/vpowerd.log" --inventory "static:$work/vms.conf" --sensor model --interval 0.2 \
+vp_start_vpowerd "$work/vpowerd.log" --inventory "static:$work/vms.conf" --sensor model --allow-fast-updates --interval 0.2 \
   --state-dir "$work/state" --runtime-dir "$work/run" || { echo "Bail out! vpowerd did not start"; exit 1; }
 families=$(vp_get "$VP_URL/metrics" | awk '$1 == "#" && $2 == "TYPE" { print $3 }' | sort -u)
 missing=$(undocumented "$abs_top_builddir/man/vpowerd.8" $families)

@@ -77,7 +77,7 @@ for h in a b; do cp -R "$abs_top_srcdir/tests/data/powercap/single" "$work/rapl-
 "$VP_FAKE_RAPL" "$work/rapl-a" intel-rapl:0=100 intel-rapl:0:0=40 intel-rapl:0:1=10 & pids+=($!)
 "$VP_FAKE_RAPL" "$work/rapl-b" intel-rapl:0=60 intel-rapl:0:0=25 intel-rapl:0:1=5 & pids+=($!)
 
-common=(--sensor powercap --interval 0.25 --save-interval 5)
+common=(--sensor powercap --allow-fast-updates --interval 0.25 --save-interval 5)
 vp_start_mounted "$work/vpowerd-a.log" --connect "$URI_A" --powercap-root "$work/rapl-a" --host-id host-a \
   --state-dir "$work/state-a" "${common[@]}" || bail "vpowerd A did not start"
 URL_A=$VP_URL

@@ -43,7 +43,7 @@ write_vms () {
 }
 write_vms > "$work/vms.ini"
 args=(--sensor powercap --powercap-root "$work/host/class/powercap" --inventory "static:$work/vms.ini"
-      --interval 0.25 --state-dir "$work/state")
+      --allow-fast-updates --interval 0.25 --state-dir "$work/state")
 vp_start_mounted "$work/vpowerd.log" "${args[@]}"
 vp_ok $? "vpowerd mounts the tree and ticks"
 vp_wait_for 10 vp_ticks_at_least 2

@@ -38,6 +38,24 @@ test_defaults_and_file (void)
   g_assert_cmpuint (config->listen_port, !=, VPOWERD_DEFAULT_PORT);
 }
 
+/* Side channels: an interval below 1 s needs allow-fast-updates; the quantum is a whole number of µJ. */
+static void
+test_side_channel_keys (void)
+{
+  g_autofree char *path = write_config ("[vpowerd]\ninterval=0.1\nallow-fast-updates=true\nquantum-uj=1000\n");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VpConfig) config = vp_config_load_file (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (config->interval_s, ==, 0.1);
+  g_assert_true (config->allow_fast_updates);
+  g_assert_cmpuint (config->quantum_uj, ==, 1000);
+  g_autofree char *defaults = write_config ("[vpowerd]\n");
+  g_autoptr (VpConfig) plain = vp_config_load_file (defaults, &error);
+  g_assert_no_error (error);
+  g_assert_false (plain->allow_fast_updates);
+  g_assert_cmpuint (plain->quantum_uj, ==, 0);
+}
+
 /* Each bad file gives one error that names the key (or group). */
 static void
 test_file_errors (void)
@@ -58,6 +76,12 @@ test_file_errors (void)
     { "[vpowerd]\nstate-dir=\n", "invalid value for 'state-dir': must not be empty" },
     { "[vpowerd]\nonce=maybe\n", "invalid value for 'once'" },
     { "[vpowerd]\nmodel-idle-watts=50\nmodel-max-watts=40\n", "'model-max-watts'" },
+    { "[vpowerd]\ninterval=0.5\n", "0.5 s is below the 1 s floor" },
+    { "[vpowerd]\ninterval=0.5\nallow-fast-updates=false\n", "set allow-fast-updates=true" },
+    { "[vpowerd]\ninterval=0.05\nallow-fast-updates=true\n", "is not a number from 0.1 to 3600" },
+    { "[vpowerd]\nquantum-uj=-1\n", "invalid value for 'quantum-uj'" },
+    { "[vpowerd]\nquantum-uj=1000000001\n", "invalid value for 'quantum-uj'" },
+    { "[vpowerd]\nquantum-uj=1.5\n", "invalid value for 'quantum-uj'" },
     { "[daemon]\ninterval=1\n", "unknown group [daemon]" },
     { "interval=1\n", "vpowerd.conf" },
   };
@@ -130,6 +154,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/config/file", test_defaults_and_file);
   g_test_add_func ("/config/file-errors", test_file_errors);
+  g_test_add_func ("/config/side-channel", test_side_channel_keys);
   g_test_add_func ("/config/command-line-overrides", test_command_line_overrides_file);
   g_test_add_func ("/config/command-line-errors", test_command_line_errors);
   return g_test_run ();

@@ -58,7 +58,7 @@ for d in "$nine" "$vfs"; do
   virsh -c "$URI" define "$work/$d.xml" >>"$work/setup.log" 2>&1 || bail "cannot define $d"
 done
 
-vp_start_mounted "$work/vpowerd.log" --inventory libvirt --connect "$URI" --sensor model --interval 0.5 \
+vp_start_mounted "$work/vpowerd.log" --inventory libvirt --connect "$URI" --sensor model --allow-fast-updates --interval 0.5 \
   --state-dir "$work/state" || bail "vpowerd did not start"
 
 [ "$(stat -c '%a %U' "$VP_RUN/control.sock")" = "600 root" ]

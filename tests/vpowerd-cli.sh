@@ -34,7 +34,7 @@ vp_ok $(( $? == 2 ? 0 : 1 )) "an unknown flag exits 2"
 # --once over two sockets with dram, VM layout aggregated into one package-0.
 "$VP_BURN" 0.5 & pids+=($!); burner=$!
 printf '[vm1]\nuuid=11111111-0000-4000-8000-000000000001\npid=%s\n' "$burner" > "$work/vms.ini"
-"$VPOWERD" --config "$work/empty.conf" --once --interval 0.3 --sensor auto --topology aggregate \
+"$VPOWERD" --config "$work/empty.conf" --once --allow-fast-updates --interval 0.3 --sensor auto --topology aggregate \
   --powercap-root "$abs_top_srcdir/tests/data/powercap/dual-dram/class/powercap" \
   --inventory "static:$work/vms.ini" >"$work/once.json" 2>"$work/once.err"
 vp_ok $? "--once exits 0"
@@ -44,7 +44,7 @@ vp_ok $? "--once prints the host's 6 zones and the VM's aggregate package-0/core
 grep -q "sensor: powercap, 6 zones" "$work/once.err"
 vp_ok $? "--sensor auto says it picked powercap"
 
-"$VPOWERD" --config "$work/empty.conf" --once --interval 0.3 --powercap-root "$work/none" \
+"$VPOWERD" --config "$work/empty.conf" --once --allow-fast-updates --interval 0.3 --powercap-root "$work/none" \
   --inventory "static:$work/vms.ini" >"$work/model.json" 2>"$work/model.err"
 vp_json 'd["host"]["sensor"] == "model" and d["host"]["estimated"] and all(z["estimated"] for z in d["host"]["zones"])' \
   <"$work/model.json" | grep -q True && grep -q "sensor: model (estimated" "$work/model.err"
@@ -54,7 +54,7 @@ vp_ok $? "without RAPL, auto picks the model, says why, and marks zones estimate
 # tick blocks in open() while the HTTP thread keeps answering.
 cp -R "$abs_top_srcdir/tests/data/powercap/single" "$work/powercap"
 vp_start_vpowerd "$work/daemon.log" --config "$work/empty.conf" --sensor powercap --powercap-root "$work/powercap" \
-  --inventory "static:$work/vms.ini" --interval 0.3 --state-dir "$work/state"
+  --inventory "static:$work/vms.ini" --allow-fast-updates --interval 0.3 --state-dir "$work/state"
 vp_wait_for 10 vp_ticks_at_least 2
 code () { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
 [ "$(code "$VP_URL/healthz")" = 200 ]

@@ -19,7 +19,7 @@ run=$work/run
 # The "VM" is a busy process, so its counter rises.
 "$VP_BURN" 0.3 & pids+=($!)
 printf '[vm1]\nuuid=11111111-2222-3333-4444-555555555555\npid=%d\n' $! > "$work/vms.conf"
-args=(--foreground --inventory "static:$work/vms.conf" --sensor model --interval 0.5 --mount "$mnt"
+args=(--foreground --inventory "static:$work/vms.conf" --sensor model --allow-fast-updates --interval 0.5 --mount "$mnt"
       --runtime-dir "$run" --state-dir "$work/state" --listen "127.0.0.1:$(vp_free_port)")
 
 vp_plan 12

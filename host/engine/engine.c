@@ -42,6 +42,7 @@ struct _VpEngine {
   double interval_s;
   double save_interval_s;
   gint64 departed_retention_us;
+  guint64 quantum_uj;         /* published VM energy moves in multiples of this (1: every µJ) */
   VpTopologyMode topology_mode;
   GHashTable *missing;        /* uuids of running VMs whose process is gone, to log that once */
   char *proc_root;
@@ -212,6 +213,7 @@ vp_engine_new (const VpConfig *config, gboolean persist, guint64 origin_key, GEr
   engine->interval_s = config->interval_s;
   engine->save_interval_s = config->save_interval_s;
   engine->departed_retention_us = (gint64) (config->departed_retention_days * 86400 * G_USEC_PER_SEC);
+  engine->quantum_uj = MAX (config->quantum_uj, 1);
   engine->topology_mode = config->topology;
   engine->missing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   engine->proc_root = g_strdup (config->proc_root);
@@ -595,6 +597,13 @@ fill_vm_snapshot (VpEngine *engine, VpVmSnapshot *vm, const VpVmLedger *ledger_v
           total += ledger_vm->zones[z].total_uj;
           last += ledger_vm->zones[z].last_uj;
         }
+      /* The quantum (side channels): what is published moves in whole
+       * quanta; the ledger keeps every µJ, so the remainder shows once it
+       * makes a quantum, and nothing is lost. The last tick's energy is the
+       * published total's step, so power is quantised the same way. */
+      guint64 before = total - last;
+      total -= total % engine->quantum_uj;
+      last = total - (before - before % engine->quantum_uj);
       guint64 shown = vp_counter_show_vm (total, ledger_vm->origin_seed, view->origin_salt,
                                           view->max_energy_range_uj);
       fill_zone (&vm->zones[v], view->name, view->index, view->max_energy_range_uj, total, shown, last,
