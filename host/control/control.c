@@ -32,12 +32,21 @@
 #define CONTROL_MAX_REQUEST (64 * 1024)
 #define CONTROL_TIMEOUT_S 5
 #define CONTROL_MAX_THREADS 8
-#define CONTROL_BACKLOG 16
+/* Accepted connections waiting for a thread; beyond that, "busy" at once. */
+#define CONTROL_MAX_QUEUED 256
+/* Clients beyond the threads wait in the backlog (a blocking connect
+ * sleeps until there is room; a non-blocking one gets EAGAIN). */
+#define CONTROL_BACKLOG 128
+/* After answering, what the client still sends is read and dropped, up to
+ * this much: closing a unix socket with unread data resets it, and the
+ * client would lose the answer (an oversized request's error, say). */
+#define CONTROL_MAX_DRAIN (1024 * 1024)
 
 struct _VpControl {
   VpEngine *engine;
   const VpConfig *config;
   GSocketService *service;
+  GThreadPool *pool;            /* answers requests, CONTROL_MAX_THREADS at a time */
 
   GMutex lock;
   GCond idle;
@@ -488,10 +497,10 @@ peer_allowed (GSocket *socket)
   return uid == 0 || uid == geteuid ();
 }
 
-static gboolean
-on_connection (GThreadedSocketService *service, GSocketConnection *connection, GObject *source,
-               gpointer user_data)
+static void
+answer_connection (gpointer data, gpointer user_data)
 {
+  g_autoptr (GSocketConnection) connection = data;
   VpControl *control = user_data;
   GSocket *socket = g_socket_connection_get_socket (connection);
   g_autoptr (GError) error = NULL;
@@ -513,24 +522,47 @@ on_connection (GThreadedSocketService *service, GSocketConnection *connection, G
     answer = answer_text (NULL, error);
   g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (connection)), answer, strlen (answer),
                              NULL, NULL, NULL);
+  g_socket_shutdown (socket, FALSE, TRUE, NULL);
+  char sink[4096];
+  gssize got;
+  gsize drained = 0;
+  while (drained < CONTROL_MAX_DRAIN &&
+         (got = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (connection)), sink, sizeof sink,
+                                     NULL, NULL)) > 0)
+    drained += (gsize) got;
 
   g_mutex_lock (&control->lock);
   if (--control->in_flight == 0)
     g_cond_broadcast (&control->idle);
   g_mutex_unlock (&control->lock);
-  return TRUE;
 }
 
-/* Counted on the main thread as a connection is accepted, so stop can wait
- * for every one of them. */
+/* On the main thread, as a connection is accepted: counted (so that stop
+ * can wait for every one) and queued for a thread. This is a plain
+ * GSocketService with our own pool, not a GThreadedSocketService: that one
+ * stops and restarts its listener from worker threads whenever its threads
+ * are all busy, and GLib 2.74 (Debian 12) crashes in that dance under a
+ * burst of clients (tests/hostile-load.sh found it). */
 static gboolean
 on_incoming (GSocketService *service, GSocketConnection *connection, GObject *source, gpointer user_data)
 {
   VpControl *control = user_data;
   g_mutex_lock (&control->lock);
-  control->in_flight++;
+  gboolean busy = control->in_flight >= CONTROL_MAX_QUEUED;
+  if (!busy)
+    control->in_flight++;
   g_mutex_unlock (&control->lock);
-  return FALSE;   /* let the threaded service run it */
+  if (busy)
+    {
+      /* A fresh unix socket takes a short line without blocking. */
+      static const char answer[] = "{\"ok\":false,\"error\":\"vpowerd is busy: too many control requests at once\"}\n";
+      GSocket *socket = g_socket_connection_get_socket (connection);
+      g_socket_set_blocking (socket, FALSE);
+      g_socket_send (socket, answer, sizeof answer - 1, NULL, NULL);
+      return TRUE;
+    }
+  g_thread_pool_push (control->pool, g_object_ref (connection), NULL);
+  return TRUE;
 }
 
 VpControl *
@@ -555,14 +587,14 @@ vp_control_start (VpEngine *engine, const VpConfig *config, int listen_fd, GErro
       return NULL;
     }
   VpControl *control = vp_control_new (engine, config);
-  control->service = g_threaded_socket_service_new (CONTROL_MAX_THREADS);
+  control->pool = g_thread_pool_new (answer_connection, control, CONTROL_MAX_THREADS, FALSE, NULL);
+  control->service = g_socket_service_new ();
   if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (control->service), socket, NULL, error))
     {
       vp_control_stop (control);
       return NULL;
     }
   g_signal_connect (control->service, "incoming", G_CALLBACK (on_incoming), control);
-  g_signal_connect (control->service, "run", G_CALLBACK (on_connection), control);
   g_socket_service_start (control->service);
   return control;
 }
@@ -581,6 +613,8 @@ vp_control_stop (VpControl *control)
   while (control->in_flight > 0)
     g_cond_wait (&control->idle, &control->lock);
   g_mutex_unlock (&control->lock);
+  if (control->pool)
+    g_thread_pool_free (control->pool, FALSE, TRUE);
   g_clear_object (&control->service);
   g_clear_pointer (&control->conn, virConnectClose);
   g_mutex_clear (&control->lock);
