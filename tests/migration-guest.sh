@@ -153,10 +153,15 @@ migrate "$URI_A" "$URI_B"
 vp_ok $? "virsh migrate --live A -> B succeeds with the channel"
 vp_wait_for 10 published_on "$URL_B" running
 vp_ok $? "B publishes the VM, running"
-nsenter -m -t "$b_ns" test -r "$work/mnt-b/$vm/intel-rapl:0/energy_uj" &&
+# (The arrival is counted at the resume event, and the channel connects at a tick: both may
+# follow the running state by a tick.)
+arrived_on_b () {
+  nsenter -m -t "$b_ns" test -r "$work/mnt-b/$vm/intel-rapl:0/energy_uj" &&
   [ "$(vm_json "$URL_B" "(v['arrival'], v['migrations_in'], v['channel'])")" = "('migrated', 1, 'connected')" ] &&
   vp_get "$URL_B/metrics" | grep -q "^vpower_vm_info{domain=\"$vm\",.*arrival=\"migrated\"} 1" &&
   vp_get "$URL_B/metrics" | grep -q "^vpower_vm_migrations_total{domain=\"$vm\",.*direction=\"in\"} 1"
+}
+vp_wait_for 10 arrived_on_b
 vp_ok $? "B's tree has the VM's directory, its channel is connected, and vpower_vm_info says it arrived by migration"
 grep -q "libvirt hook: $vm .* is about to start" "$work/vpowerd-b.log"
 vp_ok $? "B's libvirt ran vpower-hook for the incoming migration, and the migration went through"
