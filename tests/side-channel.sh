@@ -85,27 +85,8 @@ PY
 vp_ok $? "and so do the values its channel messages carry"
 
 # The books, from one snapshot with the fixture frozen: what the quantum holds back is less than
-# one quantum per VM and zone, and never negative.
-books () {
-  vp_get "$VP_URL/metrics" | python3 -c '
-import re, sys
-from collections import defaultdict
-from decimal import Decimal
-q, n_vms = Decimal(sys.argv[1]) / 1000000, 2
-sums = defaultdict(Decimal); host = {}
-for line in sys.stdin:
-    m = re.match(r"(\w+)\{(.*)\} (\S+)$", line.strip())
-    if not m: continue
-    labels = dict(re.findall(r"(\w+)=\"([^\"]*)\"", m.group(2)))
-    if m.group(1) in ("vpower_vm_energy_joules_total", "vpower_host_processes_energy_joules_total",
-                      "vpower_unattributed_energy_joules_total"):
-        sums[labels["index"]] += Decimal(m.group(3))
-    elif m.group(1) == "vpower_host_energy_joules_total":
-        host[labels["index"]] = Decimal(m.group(3))
-held = {i: host[i] - sums[i] for i in host}
-print("# held back per zone (J): " + ", ".join(f"{i} {held[i]}" for i in sorted(held)))
-sys.exit(0 if len(host) == 3 and all(0 <= held[i] < n_vms * q for i in held) else 1)' $Q
-}
+# one quantum per VM and zone (2 VMs), and never negative.
+books () { vp_books_conserve "$VP_URL" 3 "$(python3 -c "print(2 * $Q / 1e6)")"; }
 kill -STOP "$rapl"
 ticks=$(vp_ticks)
 vp_wait_for 10 vp_ticks_at_least $((ticks + 3))
