@@ -555,10 +555,12 @@ on_incoming (GSocketService *service, GSocketConnection *connection, GObject *so
   if (busy)
     {
       /* A fresh unix socket takes a short line without blocking. */
-      static const char answer[] = "{\"ok\":false,\"error\":\"vpowerd is busy: too many control requests at once\"}\n";
+      g_autoptr (GError) error = g_error_new (VP_ERROR, VP_ERROR_FAILED,
+                                              "vpowerd is busy: too many control requests at once");
+      g_autofree char *answer = answer_text (NULL, error);
       GSocket *socket = g_socket_connection_get_socket (connection);
       g_socket_set_blocking (socket, FALSE);
-      g_socket_send (socket, answer, sizeof answer - 1, NULL, NULL);
+      g_socket_send (socket, answer, strlen (answer), NULL, NULL);
       return TRUE;
     }
   g_thread_pool_push (control->pool, g_object_ref (connection), NULL);
