@@ -7,7 +7,8 @@
 # --enable-fuzzing; VP_FUZZ_BUILD=DIR for another place). Each harness's working corpus is
 # build-fuzz/corpus/NAME, seeded from fuzz/corpus/NAME; a crashing input is kept in
 # build-fuzz/crashes/NAME/. Fix the bug, then add the input to fuzz/corpus/NAME: `make check`
-# replays it from then on (tests/fuzz-corpus.sh).
+# replays it from then on (tests/fuzz-corpus.sh). VP_FUZZ_RUNS=N also stops each harness after N
+# executions (the long run in bench/README.md: SECONDS large, VP_FUZZ_RUNS=10000000).
 #
 #   scripts/fuzz.sh [SECONDS] [NAME...]
 set -uo pipefail
@@ -17,6 +18,8 @@ shift $(( $# > 0 ? 1 : 0 ))
 build=${VP_FUZZ_BUILD:-$src/build-fuzz}
 die () { echo "fuzz.sh: $*" >&2; exit 2; }
 case $seconds in ''|*[!0-9]*) die "SECONDS must be a whole number, not '$seconds'" ;; esac
+runs=${VP_FUZZ_RUNS:--1}
+case $runs in -1) ;; ''|*[!0-9]*) die "VP_FUZZ_RUNS must be a whole number, not '$runs'" ;; esac
 command -v clang >/dev/null || die "no clang (Debian: apt-get install clang libclang-rt-dev)"
 
 names=("$@")
@@ -42,7 +45,7 @@ for name in "${names[@]}"; do
   # Libfuzzer stops at the first crash; -timeout catches hangs, -rss_limit_mb runaway memory.
   dict=()
   [ -f "$src/fuzz/dict/$name.dict" ] && dict=(-dict="$src/fuzz/dict/$name.dict")
-  "$fuzzer" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+  "$fuzzer" -max_total_time="$seconds" -runs="$runs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$crashes/" "${dict[@]}" "$corpus" >"$log" 2>&1
   status=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
