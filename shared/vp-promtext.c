@@ -63,30 +63,42 @@ vp_promtext_family (VpPromText *text, const char *name, const char *type, const 
 }
 
 static void
-append_labels (GString *out, va_list ap)
+append_label (GString *out, gboolean first, const char *key, const char *value)
 {
-  const char *key = va_arg (ap, const char *);
-  if (!key)
-    return;
-  g_string_append_c (out, '{');
-  for (gboolean first = TRUE; key; key = va_arg (ap, const char *), first = FALSE)
-    {
-      const char *value = va_arg (ap, const char *);
-      if (!first)
-        g_string_append_c (out, ',');
-      g_string_append_printf (out, "%s=\"", key);
-      append_escaped (out, value ? value : "", TRUE);
-      g_string_append_c (out, '"');
-    }
-  g_string_append_c (out, '}');
+  g_string_append (out, first ? "{" : ",");
+  g_string_append_printf (out, "%s=\"", key);
+  append_escaped (out, value ? value : "", TRUE);
+  g_string_append_c (out, '"');
 }
 
-/* The metric name and labels of a sample of the open family. */
+/* The metric name and labels of a sample of the open family: the pairs of
+ * ap, then those of extra (a NULL-terminated name, value, ... vector). */
 static void
-begin_sample (VpPromText *text, va_list ap)
+begin_sample (VpPromText *text, va_list ap, const char *const *extra)
 {
+  gboolean first = TRUE;
   g_string_append (text->out, text->family);
-  append_labels (text->out, ap);
+  for (const char *key = va_arg (ap, const char *); key; key = va_arg (ap, const char *), first = FALSE)
+    append_label (text->out, first, key, va_arg (ap, const char *));
+  for (; extra && extra[0] && extra[1]; extra += 2, first = FALSE)
+    append_label (text->out, first, extra[0], extra[1]);
+  if (!first)
+    g_string_append_c (text->out, '}');
+}
+
+static void
+append_value (GString *out, double value)
+{
+  if (isnan (value))
+    g_string_append (out, " NaN\n");
+  else if (isinf (value))
+    g_string_append (out, value > 0 ? " +Inf\n" : " -Inf\n");
+  else
+    {
+      char buf[G_ASCII_DTOSTR_BUF_SIZE];
+      /* g_ascii_dtostr: locale-independent and round-trips exactly. */
+      g_string_append_printf (out, " %s\n", g_ascii_dtostr (buf, sizeof buf, value));
+    }
 }
 
 void
@@ -96,19 +108,21 @@ vp_promtext_sample (VpPromText *text, double value, ...)
 
   g_return_if_fail (text->family != NULL);
   va_start (ap, value);
-  begin_sample (text, ap);
+  begin_sample (text, ap, NULL);
   va_end (ap);
+  append_value (text->out, value);
+}
 
-  if (isnan (value))
-    g_string_append (text->out, " NaN\n");
-  else if (isinf (value))
-    g_string_append (text->out, value > 0 ? " +Inf\n" : " -Inf\n");
-  else
-    {
-      char buf[G_ASCII_DTOSTR_BUF_SIZE];
-      /* g_ascii_dtostr: locale-independent and round-trips exactly. */
-      g_string_append_printf (text->out, " %s\n", g_ascii_dtostr (buf, sizeof buf, value));
-    }
+void
+vp_promtext_sample_with (VpPromText *text, double value, const char *const *extra, ...)
+{
+  va_list ap;
+
+  g_return_if_fail (text->family != NULL);
+  va_start (ap, extra);
+  begin_sample (text, ap, extra);
+  va_end (ap);
+  append_value (text->out, value);
 }
 
 void
@@ -118,7 +132,7 @@ vp_promtext_sample_micro (VpPromText *text, guint64 micro, ...)
 
   g_return_if_fail (text->family != NULL);
   va_start (ap, micro);
-  begin_sample (text, ap);
+  begin_sample (text, ap, NULL);
   va_end (ap);
   g_string_append_printf (text->out, " %" G_GUINT64_FORMAT ".%06u\n",
                           micro / 1000000, (guint) (micro % 1000000));

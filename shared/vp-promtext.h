@@ -24,6 +24,11 @@ void vp_promtext_family (VpPromText *text, const char *name, const char *type, c
  * pairs ending with NULL. */
 void vp_promtext_sample (VpPromText *text, double value, ...) G_GNUC_NULL_TERMINATED;
 
+/* Like vp_promtext_sample, then the labels of extra: a NULL-terminated
+ * vector of name, value, name, value... (NULL for none). The caller vouches
+ * for the names; values are escaped like any other. */
+void vp_promtext_sample_with (VpPromText *text, double value, const char *const *extra, ...) G_GNUC_NULL_TERMINATED;
+
 /* Adds a sample whose value is micro-units (µJ, µs) printed exactly in base
  * units: 1234567 becomes 1.234567, with no floating-point rounding. */
 void vp_promtext_sample_micro (VpPromText *text, guint64 micro, ...) G_GNUC_NULL_TERMINATED;

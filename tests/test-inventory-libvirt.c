@@ -10,6 +10,7 @@
 
 #include "host/inventory/inventory.h"
 #include "host/inventory/libvirt-util.h"
+#include "shared/vp-metadata.h"
 
 #define INTERVAL_US G_USEC_PER_SEC   /* vpowerd's default --interval */
 
@@ -18,7 +19,8 @@ static const char *domain_xml =
   "<memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>";
 #define DOMAIN_UUID "0b5d6c1e-7a7a-4b4b-8c8c-0123456789ab"
 
-/* Finds a VM by UUID in the inventory's current list; NULL if absent. */
+/* Finds a VM by UUID in the inventory's current list: "name state", then
+ * " | " and its owner labels if it has any; NULL if absent. */
 static char *
 describe (VpInventory *inventory, const char *uuid)
 {
@@ -27,8 +29,10 @@ describe (VpInventory *inventory, const char *uuid)
   for (guint i = 0; i < vms->len; i++)
     {
       const VpVmInfo *vm = vms->pdata[i];
-      if (g_str_equal (vm->uuid, uuid))
-        return g_strdup_printf ("%s %s", vm->name, vm->state);
+      if (!g_str_equal (vm->uuid, uuid))
+        continue;
+      g_autofree char *labels = vp_metadata_labels_to_string ((const char *const *) vm->labels);
+      return g_strdup_printf ("%s %s%s%s", vm->name, vm->state, *labels ? " | " : "", labels);
     }
   return NULL;
 }
@@ -110,6 +114,51 @@ test_lifecycle_events (void)
   assert_seen_within_interval (inventory, DOMAIN_UUID, NULL);
 }
 
+/* Who a VM belongs to comes with it, and follows METADATA_CHANGE events:
+ * Nova's element, then vpower's own labels set as virsh metadata sets them. */
+static void
+test_metadata_events (void)
+{
+  vp_libvirt_silence ();
+  g_autoptr (virConnect) conn = virConnectOpen ("test:///default");
+  g_assert_nonnull (conn);
+  VpConfig config = { .inventory = "libvirt", .connect = "test:///default" };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VpInventory) inventory = vp_inventory_open (&config, &error);
+  g_assert_no_error (error);
+  g_assert_true (vp_inventory_wait_ready (inventory, 5000));
+
+  g_autoptr (virDomain) domain = virDomainCreateXML (
+    conn,
+    "<domain type='test'><name>vp-test-nova</name><uuid>" DOMAIN_UUID "</uuid>"
+    "<metadata><nova:instance xmlns:nova='" VP_METADATA_NS_NOVA_1_1 "'><nova:name>web</nova:name>"
+    "<nova:flavor name='m1.small'/><nova:owner><nova:project uuid='p-1'>acme</nova:project></nova:owner>"
+    "</nova:instance></metadata>"
+    "<memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>", 0);
+  g_assert_nonnull (domain);
+  assert_seen_within_interval (inventory, DOMAIN_UUID,
+                               "vp-test-nova running | vm_name=web project_id=p-1 project=acme flavor=m1.small");
+
+  g_assert_cmpint (virDomainSetMetadata (domain, VIR_DOMAIN_METADATA_ELEMENT,
+                                         "<labels><label name='team'>infra</label>"
+                                         "<label name='project'>ignored: nova says acme</label></labels>",
+                                         "vpower", VP_METADATA_NS_VPOWER, VIR_DOMAIN_AFFECT_LIVE), ==, 0);
+  assert_seen_within_interval (inventory, DOMAIN_UUID,
+                               "vp-test-nova running | vm_name=web project_id=p-1 project=acme flavor=m1.small "
+                               "label_team=infra");
+
+  /* Nova's element removed: vpower's project label now fills the gap. */
+  g_assert_cmpint (virDomainSetMetadata (domain, VIR_DOMAIN_METADATA_ELEMENT, NULL, NULL,
+                                         VP_METADATA_NS_NOVA_1_1, VIR_DOMAIN_AFFECT_LIVE), ==, 0);
+  assert_seen_within_interval (inventory, DOMAIN_UUID,
+                               "vp-test-nova running | project=ignored: nova says acme label_team=infra");
+  g_assert_cmpint (virDomainSetMetadata (domain, VIR_DOMAIN_METADATA_ELEMENT, NULL, NULL,
+                                         VP_METADATA_NS_VPOWER, VIR_DOMAIN_AFFECT_LIVE), ==, 0);
+  assert_seen_within_interval (inventory, DOMAIN_UUID, "vp-test-nova running");
+  g_assert_cmpint (virDomainDestroy (domain), ==, 0);
+  assert_seen_within_interval (inventory, DOMAIN_UUID, NULL);
+}
+
 static void
 test_unreachable_uri (void)
 {
@@ -134,6 +183,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/inventory/libvirt/lifecycle", test_lifecycle_events);
+  g_test_add_func ("/inventory/libvirt/metadata", test_metadata_events);
   g_test_add_func ("/inventory/libvirt/unreachable", test_unreachable_uri);
   return g_test_run ();
 }

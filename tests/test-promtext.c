@@ -64,6 +64,12 @@ sample_snapshot (void)
       vm->name = v ? "db \"primary\"" : "web1";
       vm->uuid = v ? "0b5d6c1e-0000-4000-8000-000000000001" : "0b5d6c1e-0000-4000-8000-000000000000";
       vm->state = "running";
+      vm->arrival = "booted";
+      /* Owner labels as vp-metadata.c leaves them: no control characters,
+       * but quotes and backslashes a tenant typed. */
+      static const char *const labels[] = { "project_id", "9a8b", "project", "acme \"web\" \\ 1",
+                                            "label_team", "}, evil=\"1", NULL };
+      vm->labels = v ? NULL : labels;
       vm->cpu_ns_total = 1500000000;
       vm->n_zones = 2;
       vm->zones = &s->zone_storage[v * 2];
@@ -88,6 +94,11 @@ test_snapshot_metrics_names (void)
     "vpower_vm_cpu_seconds_total{domain=\"web1\",uuid=\"0b5d6c1e-0000-4000-8000-000000000000\"} 1.500000\n",
     "vpower_unattributed_energy_joules_total{",
     "vpower_ticks_total 42\n",
+    /* Owner labels are on the info series only, escaped, after the fixed ones. */
+    "vpower_vm_info{domain=\"web1\",uuid=\"0b5d6c1e-0000-4000-8000-000000000000\",state=\"running\",arrival=\"booted\","
+    "project_id=\"9a8b\",project=\"acme \\\"web\\\" \\\\ 1\",label_team=\"}, evil=\\\"1\"} 1\n",
+    "vpower_vm_info{domain=\"db \\\"primary\\\"\",uuid=\"0b5d6c1e-0000-4000-8000-000000000001\",state=\"running\",arrival=\"booted\"} 1\n",
+    "vpower_engine_start_time_seconds ",
     "vpower_sensor_errors_total 0\n",
     "vpower_libvirt_connected 0\n",
     "vpower_tick_duration_seconds ",

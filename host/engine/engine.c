@@ -64,6 +64,7 @@ struct _VpEngine {
   guint64 *package_total_ns;
 
   /* Counters for the self-metrics. */
+  gint64 started_us;          /* wall clock at start: a crash loop shows as its changes */
   guint64 ticks;
   guint64 sensor_errors;
   guint64 state_save_errors;
@@ -219,6 +220,7 @@ vp_engine_new (const VpConfig *config, gboolean persist, guint64 origin_key, GEr
   engine->proc_root = g_strdup (config->proc_root);
   engine->persist = persist;
   engine->boot_id = vp_state_read_boot_id (config->proc_root);
+  engine->started_us = g_get_real_time ();
 
   engine->topology = vp_topology_load (config->proc_root, config->sysfs_root, error);
   if (!engine->topology)
@@ -623,6 +625,7 @@ publish (VpEngine *engine, const GPtrArray *listed, const GPtrArray *vms, VpVmLe
   for (guint p = 0; p < engine->topology->n_packages; p++)
     busy_ns += engine->package_busy_ns[p];
   snapshot->ticks = engine->ticks;
+  snapshot->started_us = engine->started_us;
   snapshot->mono_us = g_get_monotonic_time ();
   snapshot->real_us = g_get_real_time ();
   snapshot->interval_s = engine->interval_s;
@@ -719,6 +722,7 @@ publish (VpEngine *engine, const GPtrArray *listed, const GPtrArray *vms, VpVmLe
           vm->has_virtiofs = info->has_virtiofs;
           vm->arrival = vp_arrival_to_string (info->life.arrival);
           vm->move = vp_move_to_string (info->life.move);
+          vm->labels = (const char *const *) info->labels;
         }
       else
         {

@@ -85,13 +85,18 @@ vp_snapshot_metrics (const VpSnapshot *s, gsize *length)
       const VpVmSnapshot *vm = s->vms->pdata[v];
       vp_promtext_sample_micro (text, vm->cpu_ns_total / 1000, "domain", vm->name, "uuid", vm->uuid, NULL);
     }
+  /* Who the VM belongs to (project, user, flavor... from its <metadata>)
+   * is here only, never on the counters: a relabel then starts a new info
+   * series and leaves every counter whole. Join with
+   *   * on (uuid) group_left (project) vpower_vm_info */
   vp_promtext_family (text, "vpower_vm_info", "gauge",
-                      "VM known to vpowerd, with its state and how it came to run here (booted, restored, migrated)");
+                      "VM known to vpowerd: its state, how it came to run here (booted, restored, migrated), "
+                      "and who it belongs to (from its libvirt metadata)");
   for (guint v = 0; v < s->vms->len; v++)
     {
       const VpVmSnapshot *vm = s->vms->pdata[v];
-      vp_promtext_sample (text, 1, "domain", vm->name, "uuid", vm->uuid, "state", vm->state,
-                          "arrival", vm->arrival, NULL);
+      vp_promtext_sample_with (text, 1, vm->labels, "domain", vm->name, "uuid", vm->uuid, "state", vm->state,
+                               "arrival", vm->arrival, NULL);
     }
   /* Counts and times are their own series: a label that changed at every
    * migration would break joins on vpower_vm_info. */
@@ -118,6 +123,9 @@ vp_snapshot_metrics (const VpSnapshot *s, gsize *length)
   vp_promtext_family (text, "vpower_sensor_info", "gauge", "The energy sensor in use and the attribution settings");
   vp_promtext_sample (text, 1, "sensor", s->sensor, "policy", s->policy, "topology", s->topology,
                       "inventory", s->inventory, NULL);
+  vp_promtext_family (text, "vpower_engine_start_time_seconds", "gauge",
+                      "Unix time this engine started (it changes at each restart: a crash loop shows)");
+  vp_promtext_sample (text, s->started_us / 1e6, NULL);
   vp_promtext_family (text, "vpower_ticks_total", "counter", "Attribution ticks completed");
   vp_promtext_sample (text, (double) s->ticks, NULL);
   vp_promtext_family (text, "vpower_tick_duration_seconds", "gauge", "Wall time the last tick took");

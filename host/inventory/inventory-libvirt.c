@@ -13,6 +13,7 @@
 #include "shared/vp-domxml.h"
 #include "shared/vp-error.h"
 #include "shared/vp-fileio.h"
+#include "shared/vp-metadata.h"
 #include "shared/vp-share-xml.h"
 
 #include <stdlib.h>
@@ -34,6 +35,7 @@ typedef struct {
   int lifecycle_callback;
   int device_added_callback;     /* a channel hot-plugged: its socket appears */
   int device_removed_callback;
+  int metadata_callback;         /* who the VM belongs to changed */
   int reconnect_timer;
   int reconnect_delay_ms;
 
@@ -92,7 +94,9 @@ read_qemu_pid (LibvirtInventory *inventory, const char *name)
  *   and nobody else can (design.md). Unknown means root.
  * - The vpower channel and, while the domain runs, its socket: libvirt picks
  *   a new path at every start, restore and incoming migration, so it is read
- *   again at each of those events (real-components.md). */
+ *   again at each of those events (real-components.md).
+ * - Who it belongs to, from its <metadata> (vp-metadata.h): read again at
+ *   every METADATA_CHANGE event. */
 static void
 read_domain_xml (virDomainPtr domain, VpVmInfo *vm)
 {
@@ -122,6 +126,23 @@ read_domain_xml (virDomainPtr domain, VpVmInfo *vm)
   else if (!text || !xml)
     g_debug ("libvirt: %s: no usable domain XML (%s); its files stay root's", vm->name,
              error ? error->message : "libvirt returned none");
+  guint ignored = 0;
+  vm->labels = xml ? vp_metadata_labels_parse (text, -1, &ignored, NULL) : NULL;
+  if (ignored)
+    g_debug ("libvirt: %s: %u vpower metadata labels ignored (a bad or repeated name, or over %d)", vm->name,
+             ignored, VP_METADATA_FREE_LABELS_MAX);
+}
+
+static gboolean
+labels_equal (char **a, char **b)
+{
+  guint n = a ? g_strv_length (a) : 0;
+  if (n != (b ? g_strv_length (b) : 0))
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    if (!g_str_equal (a[i], b[i]))
+      return FALSE;
+  return TRUE;
 }
 
 /* A VM that left is listed (as departed) long enough for the engine to mark
@@ -212,6 +233,13 @@ refresh_domain (LibvirtInventory *inventory, virConnectPtr conn, const char *uui
   VpVmInfo *vm = vp_vm_info_new (name, uuid, state_name, pid);
   vm->life = life;
   read_domain_xml (domain, vm);
+  if (vm->labels && vm->labels[0] && !labels_equal (old ? old->labels : NULL, vm->labels))
+    {
+      g_autofree char *labels = vp_metadata_labels_to_string ((const char *const *) vm->labels);
+      g_message ("libvirt: domain %s belongs to %s", name, labels);
+    }
+  else if (old && old->labels && old->labels[0] && !(vm->labels && vm->labels[0]))
+    g_message ("libvirt: domain %s has no owner labels any more", name);
   g_hash_table_replace (inventory->domains, vm->uuid, vm);
 }
 
@@ -227,6 +255,19 @@ on_lifecycle (virConnectPtr conn, virDomainPtr domain, int event, int detail, vo
   refresh_domain (inventory, conn, uuid, event, detail);
   publish (inventory, TRUE);
   return 0;
+}
+
+/* Someone (Nova, OpenNebula, virsh metadata) changed who the VM belongs to. */
+static void
+on_metadata_change (virConnectPtr conn, virDomainPtr domain, int type, const char *nsuri, void *opaque)
+{
+  LibvirtInventory *inventory = opaque;
+  char uuid[VIR_UUID_STRING_BUFLEN];
+  if (virDomainGetUUIDString (domain, uuid) < 0)
+    return;
+  g_debug ("libvirt: metadata %s changed in %s", nsuri ? nsuri : "(element)", virDomainGetName (domain));
+  refresh_domain (inventory, conn, uuid, -1, 0);
+  publish (inventory, TRUE);
 }
 
 /* A device attached or detached live: the channel's socket may have come or gone. */
@@ -314,7 +355,7 @@ release_connection (LibvirtInventory *inventory, virConnectPtr conn)
   if (!conn)
     return;
   int *callbacks[] = { &inventory->lifecycle_callback, &inventory->device_added_callback,
-                       &inventory->device_removed_callback };
+                       &inventory->device_removed_callback, &inventory->metadata_callback };
   for (gsize i = 0; i < G_N_ELEMENTS (callbacks); i++)
     {
       if (*callbacks[i] >= 0)
@@ -353,6 +394,9 @@ try_connect (LibvirtInventory *inventory, GError **error)
   inventory->device_removed_callback =
     virConnectDomainEventRegisterAny (conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
                                       VIR_DOMAIN_EVENT_CALLBACK (on_device_event), inventory, NULL);
+  inventory->metadata_callback =
+    virConnectDomainEventRegisterAny (conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+                                      VIR_DOMAIN_EVENT_CALLBACK (on_metadata_change), inventory, NULL);
   /* Local drivers (test://) have no close callback; remote ones do. */
   if (virConnectRegisterCloseCallback (conn, on_close, inventory, NULL) < 0)
     g_debug ("libvirt: %s has no close callback", inventory->uri);
@@ -477,6 +521,7 @@ vp_inventory_libvirt_open (const char *uri, GError **error)
   inventory->lifecycle_callback = -1;
   inventory->device_added_callback = -1;
   inventory->device_removed_callback = -1;
+  inventory->metadata_callback = -1;
   inventory->reconnect_timer = -1;
   inventory->reconnect_delay_ms = RECONNECT_MIN_MS;
   g_mutex_init (&inventory->lock);

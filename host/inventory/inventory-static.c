@@ -6,6 +6,8 @@
  *   pid=12345
  *   owner=+64055:+64055     (optional: the QEMU user, as a libvirt DAC label)
  *   channel=/path/to/socket (optional: the VM's channel socket, org.vpower.0)
+ *   metadata=web1.xml       (optional: who it belongs to, a libvirt <metadata>
+ *                            element or domain XML; relative to this file)
  *
  * The file is re-read when its modification time changes, so VMs can be
  * added and removed without a restart. A file that turns bad keeps the last
@@ -15,6 +17,7 @@
 #include "host/inventory/inventory.h"
 #include "shared/vp-domxml.h"
 #include "shared/vp-error.h"
+#include "shared/vp-metadata.h"
 
 #include <glib/gstdio.h>
 #include <sys/stat.h>
@@ -25,6 +28,27 @@ typedef struct {
   gboolean complete;
   GPtrArray *vms;   /* VpVmInfo, immutable; replaced on reload */
 } StaticInventory;
+
+/* A libvirt <metadata> element (or a whole domain XML) of at most 1 MiB. */
+#define METADATA_FILE_MAX (1 << 20)
+
+static char **
+read_metadata (const char *inventory_path, const char *group, const char *file, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (inventory_path);
+  g_autofree char *path = g_path_is_absolute (file) ? g_strdup (file) : g_build_filename (dir, file, NULL);
+  g_autofree char *text = NULL;
+  gsize length;
+  g_autoptr (GError) local = NULL;
+  char **labels = NULL;
+
+  if (g_file_get_contents (path, &text, &length, &local) && length <= METADATA_FILE_MAX)
+    labels = vp_metadata_labels_parse (text, (gssize) length, NULL, &local);
+  if (!labels)
+    g_set_error (error, VP_ERROR, VP_ERROR_CONFIG, "static inventory %s: metadata of [%s]: %s", inventory_path,
+                 group, local ? local->message : "over 1 MiB");
+  return labels;
+}
 
 static GPtrArray *
 parse_file (const char *path, GError **error)
@@ -51,7 +75,7 @@ parse_file (const char *path, GError **error)
       g_auto (GStrv) keys = g_key_file_get_keys (keyfile, *name, NULL, NULL);
       for (char **key = keys; *key; key++)
         if (!g_str_equal (*key, "uuid") && !g_str_equal (*key, "pid") && !g_str_equal (*key, "owner") &&
-            !g_str_equal (*key, "channel"))
+            !g_str_equal (*key, "channel") && !g_str_equal (*key, "metadata"))
           {
             g_set_error (error, VP_ERROR, VP_ERROR_CONFIG,
                          "static inventory %s: unknown key '%s' in [%s]", path, *key, *name);
@@ -89,7 +113,12 @@ parse_file (const char *path, GError **error)
                          ((VpVmInfo *) vms->pdata[i])->name);
             return NULL;
           }
+      g_autofree char *metadata = g_key_file_get_string (keyfile, *name, "metadata", NULL);
+      g_auto (GStrv) labels = metadata ? read_metadata (path, *name, metadata, error) : NULL;
+      if (metadata && !labels)
+        return NULL;
       VpVmInfo *vm = vp_vm_info_new (*name, uuid, pid ? "running" : "shutoff", pid);
+      vm->labels = g_steal_pointer (&labels);
       vm->uid = uid;
       vm->gid = gid;
       vm->channel_path = g_key_file_get_string (keyfile, *name, "channel", NULL);

@@ -31,6 +31,7 @@ vp_vm_info_copy (const VpVmInfo *vm)
   copy->has_virtiofs = vm->has_virtiofs;
   copy->channel_path = g_strdup (vm->channel_path);
   copy->life = vm->life;
+  copy->labels = g_strdupv (vm->labels);
   return copy;
 }
 
@@ -40,6 +41,7 @@ vp_vm_info_free (VpVmInfo *vm)
   if (!vm)
     return;
   g_free (vm->channel_path);
+  g_strfreev (vm->labels);
   g_free (vm->name);
   g_free (vm->uuid);
   g_free (vm->state);

@@ -21,6 +21,7 @@ typedef struct {
   gboolean has_virtiofs; /* a virtiofs share with the tag "vpower" */
   char *channel_path;   /* its socket while running (from the live XML), or NULL */
   VpLifecycle life;     /* migration and arrival, from libvirt's events (lifecycle.h) */
+  char **labels;        /* who it belongs to: label pairs from its <metadata> (vp-metadata.h), or NULL */
 } VpVmInfo;
 
 VpVmInfo *vp_vm_info_new (const char *name, const char *uuid, const char *state, int pid);

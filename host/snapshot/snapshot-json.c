@@ -63,6 +63,8 @@ vp_snapshot_json_host_members (JsonBuilder *b, const VpSnapshot *s)
   json_builder_add_int_value (b, (gint64) s->ticks);
   json_builder_set_member_name (b, "timestamp");
   json_builder_add_double_value (b, s->real_us / 1e6);
+  json_builder_set_member_name (b, "started");
+  json_builder_add_double_value (b, s->started_us / 1e6);
   json_builder_set_member_name (b, "vms");
   json_builder_add_int_value (b, s->vms->len);
   json_builder_set_member_name (b, "host_id");
@@ -126,6 +128,15 @@ vp_snapshot_json_vm_members (JsonBuilder *b, const VpVmSnapshot *vm)
     json_builder_add_double_value (b, vm->arrived_us / 1e6);
   else
     json_builder_add_null_value (b);
+  /* Who it belongs to, from its <metadata> (issue #15): the same labels as vpower_vm_info. */
+  json_builder_set_member_name (b, "labels");
+  json_builder_begin_object (b);
+  for (const char *const *label = vm->labels; label && label[0] && label[1]; label += 2)
+    {
+      json_builder_set_member_name (b, label[0]);
+      json_builder_add_string_value (b, label[1]);
+    }
+  json_builder_end_object (b);
   /* How the VM is wired, from libvirt's (live, while running) definition. */
   json_builder_set_member_name (b, "transports");
   json_builder_begin_array (b);

@@ -44,12 +44,14 @@ typedef struct {
   guint64 migrations_in;        /* arrivals by migration and departures since its counters began here */
   guint64 migrations_out;
   gint64 arrived_us;            /* wall clock of its last arrival by migration; 0: none */
+  const char *const *labels;    /* who it belongs to: label pairs from its <metadata>, or NULL */
   guint n_zones;
   VpZoneSnapshot *zones;        /* in the VM's layout (mirror/aggregate) */
 } VpVmSnapshot;
 
 typedef struct {
   guint64 ticks;                /* completed attribution ticks since start */
+  gint64 started_us;            /* wall clock when this engine started */
   gint64 mono_us;               /* g_get_monotonic_time() of this snapshot */
   gint64 real_us;               /* wall clock of this snapshot */
   double interval_s;            /* configured tick length */

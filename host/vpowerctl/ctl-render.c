@@ -266,6 +266,12 @@ vp_ctl_render_show (JsonObject *result)
                           number_member (result, "migrations_in"), number_member (result, "migrations_out"),
                           g_str_equal (move, "outgoing") ? "; now paused to leave"
                           : g_str_equal (move, "incoming") ? "; now arriving (counted from its resume)" : "");
+  JsonObject *labels = json_object_has_member (result, "labels") ? json_object_get_object_member (result, "labels") : NULL;
+  g_string_append (out, "labels    ");
+  g_autoptr (GList) names = labels ? json_object_get_members (labels) : NULL;
+  for (GList *l = names; l; l = l->next)
+    g_string_append_printf (out, " %s=\"%s\"", (const char *) l->data, json_object_get_string_member (labels, l->data));
+  g_string_append (out, names ? "\n" : " none (no Nova, OpenNebula or vpower metadata)\n");
 
   g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
   g_ptr_array_add (rows, g_strsplit ("ZONE INDEX WATTS JOULES ENERGY_UJ MAX_ENERGY_RANGE_UJ", " ", -1));
