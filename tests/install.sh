@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # `make install DESTDIR=...` puts the programs, the hook, the sample configuration, the systemd
-# units and the man pages where configure said (with --prefix=/usr --sysconfdir=/etc, as the
+# units, the man pages and the monitoring files (rules, dashboards) where configure said (with --prefix=/usr --sysconfdir=/etc, as the
 # Quick start and CI configure, exactly where Debian expects them); the programs run from there,
 # the units pass systemd-analyze verify, and `make uninstall` takes everything away again.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 : "${MAKE:=make}"
-for var in prefix sbindir pkglibexecdir sysconfdir mandir systemdsystemunitdir; do
+for var in prefix sbindir pkglibexecdir pkgdatadir sysconfdir mandir systemdsystemunitdir; do
   [ -n "${!var:-}" ] || { echo "Bail out! \$$var is not set (run through make check)"; exit 1; }
 done
 dest=$(mktemp -d)
@@ -20,6 +20,8 @@ status=$?
 [ $status -eq 0 ] || sed 's/^/# /' "$dest.log" | tail -20
 vp_ok $status "make install DESTDIR=... succeeds"
 
+# The fleet view: Prometheus rules, their unit tests and the Grafana dashboards, as in the source.
+monitoring_files () { (cd "$abs_top_srcdir" && find monitoring -type f \( -name '*.yml' -o -name '*.json' \) | sed "s|^|$1/|"); }
 if [ "$prefix" = /usr ] && [ "$sysconfdir" = /etc ]; then
   # Debian's layout (FHS, dh's defaults, systemd units in /lib on bookworm).
   expected="/usr/sbin/vpowerd /usr/sbin/vpowerctl /usr/sbin/vpower-agent /usr/libexec/vpower/vpower-hook
@@ -28,7 +30,8 @@ if [ "$prefix" = /usr ] && [ "$sysconfdir" = /etc ]; then
     /lib/systemd/system/vpowerd.service /lib/systemd/system/vpower-agent.service
     /lib/systemd/system/vpower-agent-mount.service
     /usr/share/man/man8/vpowerd.8 /usr/share/man/man8/vpowerctl.8 /usr/share/man/man8/vpower-agent.8
-    /usr/share/man/man5/vpowerd.conf.5 /usr/share/man/man7/vpower-channel.7"
+    /usr/share/man/man5/vpowerd.conf.5 /usr/share/man/man7/vpower-channel.7
+    $(monitoring_files /usr/share/vpower)"
   layout="Debian's layout"
 else
   expected="$sbindir/vpowerd $sbindir/vpowerctl $sbindir/vpower-agent $pkglibexecdir/vpower-hook
@@ -37,7 +40,8 @@ else
     $systemdsystemunitdir/vpowerd.service $systemdsystemunitdir/vpower-agent.service
     $systemdsystemunitdir/vpower-agent-mount.service
     $mandir/man8/vpowerd.8 $mandir/man8/vpowerctl.8 $mandir/man8/vpower-agent.8 $mandir/man5/vpowerd.conf.5
-    $mandir/man7/vpower-channel.7"
+    $mandir/man7/vpower-channel.7
+    $(monitoring_files "$pkgdatadir")"
   layout="configure's directories (prefix $prefix)"
 fi
 missing=

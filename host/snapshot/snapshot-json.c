@@ -191,6 +191,8 @@ vp_snapshot_vms_json (const VpSnapshot *snapshot, gboolean pretty)
   /* The tick says which snapshot these values are from (scripts compare). */
   json_builder_set_member_name (b, "ticks");
   json_builder_add_int_value (b, (gint64) snapshot->ticks);
+  json_builder_set_member_name (b, "timestamp");
+  json_builder_add_double_value (b, snapshot->real_us / 1e6);
   json_builder_set_member_name (b, "vms");
   add_vms (b, snapshot);
   json_builder_end_object (b);
