@@ -38,7 +38,7 @@ define () {
   return 1
 }
 
-vp_plan 29
+vp_plan 30
 
 "$abs_top_srcdir/scripts/setup-libvirtd.sh" >>"$work/setup.log" 2>&1 || bail "setup-libvirtd.sh failed"
 "$abs_top_srcdir/tests/guest/build-guest.sh" "$cache" >>"$work/setup.log" 2>&1 || bail "build-guest.sh failed"
@@ -91,6 +91,12 @@ out=$(ctl show "$uuid")
 grep -q "^$nine (shutoff)" <<<"$out" && grep -q "none wired (vpowerctl attach $nine" <<<"$out" &&
   grep -qE '^package-0 +0 +' <<<"$out"
 vp_ok $? "show by UUID: the VM, its shares and its zones"
+# Who it belongs to: set with virsh metadata, seen through libvirtd's METADATA_CHANGE event.
+virsh -c "$URI" metadata "$nine" --uri urn:vpower:labels:1.0 --key vpower --config \
+  --set '<labels><label name="project">research</label><label name="team">hpc</label></labels>' >>"$work/setup.log" 2>&1
+labelled () { ctl show "$nine" | grep -qx 'labels     project="research" label_team="hpc"' &&
+              vp_get "$VP_URL/metrics" | grep -q "^vpower_vm_info{domain=\"$nine\",.*,project=\"research\",label_team=\"hpc\"} 1\$"; }
+vp_check "virsh metadata: show and vpower_vm_info carry the new owner labels" vp_wait_for 10 labelled
 out=$(ctl show no-such-vm 2>&1)
 [ $? -eq 1 ] && grep -q "no VM named or with UUID 'no-such-vm'" <<<"$out"
 vp_ok $? "show of an unknown VM: exit 1 and '$out'"

@@ -7,7 +7,7 @@ set -uo pipefail
 
 vp_setup_workdir
 
-vp_plan 18
+vp_plan 20
 : > "$work/empty.conf"
 
 help=$("$VPOWERD" --help); status=$?
@@ -49,6 +49,17 @@ vp_ok $? "--sensor auto says it picked powercap"
 vp_json 'd["host"]["sensor"] == "model" and d["host"]["estimated"] and all(z["estimated"] for z in d["host"]["zones"])' \
   <"$work/model.json" | grep -q True && grep -q "sensor: model (estimated" "$work/model.err"
 vp_ok $? "without RAPL, auto picks the model, says why, and marks zones estimated"
+
+# Who a VM belongs to, from a libvirt <metadata> file next to the static inventory.
+printf '<metadata><one:vm xmlns:one="http://opennebula.org/xmlns/libvirt/1.0"><one:name>ci runner</one:name><one:gname>ci</one:gname></one:vm></metadata>\n' >"$work/vm1.xml"
+printf '[vm1]\nuuid=11111111-0000-4000-8000-000000000001\npid=%s\nmetadata=vm1.xml\n' "$burner" >"$work/labelled.ini"
+"$VPOWERD" --config "$work/empty.conf" --once --sensor model --inventory "static:$work/labelled.ini" 2>/dev/null |
+  vp_json 'd["vms"][0]["labels"] == {"vm_name": "ci runner", "project": "ci"}' | grep -q True
+vp_ok $? "a static VM's metadata= file gives its owner labels (OpenNebula: vm_name, project)"
+printf '<metadata><one:vm>\n' >"$work/vm1.xml"
+err=$("$VPOWERD" --config "$work/empty.conf" --once --sensor model --inventory "static:$work/labelled.ini" 2>&1 >/dev/null); status=$?
+[ $status -ne 0 ] && [ "$(wc -l <<<"$err")" -eq 1 ] && grep -q "metadata of \[vm1\]: .*ended unexpectedly" <<<"$err"
+vp_ok $? "a malformed metadata file: one error line naming the VM and the fault ($err)"
 
 # A running daemon whose zone we can stall: energy_uj becomes a FIFO, so the
 # tick blocks in open() while the HTTP thread keeps answering.
