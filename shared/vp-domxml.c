@@ -42,8 +42,8 @@ vp_domain_filesystem_is_virtiofs (const VpDomainFilesystem *fs)
   return g_strcmp0 (fs->driver, "virtiofs") == 0;
 }
 
-static const char *
-attribute (const char **names, const char **values, const char *wanted)
+const char *
+vp_markup_attribute (const char **names, const char **values, const char *wanted)
 {
   for (int i = 0; names[i]; i++)
     if (g_str_equal (names[i], wanted))
@@ -191,35 +191,35 @@ on_start (GMarkupParseContext *context, const char *element, const char **attr_n
     state->capture = &state->label;
   /* libvirt's formatdomain: virtiofs needs <access mode='shared'/> here. */
   else if (state->depth == 3 && state->in_memory_backing && g_str_equal (element, "access"))
-    state->shared_memory |= g_strcmp0 (attribute (attr_names, attr_values, "mode"), "shared") == 0;
+    state->shared_memory |= g_strcmp0 (vp_markup_attribute (attr_names, attr_values, "mode"), "shared") == 0;
   else if (state->depth == 3 && state->in_devices && g_str_equal (element, "filesystem"))
     {
       state->filesystem = g_new0 (VpDomainFilesystem, 1);
       g_ptr_array_add (state->filesystems, state->filesystem);
     }
   else if (state->depth == 3 && state->in_devices && g_str_equal (element, "controller"))
-    state->has_virtio_serial |= g_strcmp0 (attribute (attr_names, attr_values, "type"), "virtio-serial") == 0;
+    state->has_virtio_serial |= g_strcmp0 (vp_markup_attribute (attr_names, attr_values, "type"), "virtio-serial") == 0;
   else if (state->depth == 3 && state->in_devices && g_str_equal (element, "channel"))
     {
-      state->in_unix_channel = g_strcmp0 (attribute (attr_names, attr_values, "type"), "unix") == 0;
+      state->in_unix_channel = g_strcmp0 (vp_markup_attribute (attr_names, attr_values, "type"), "unix") == 0;
       state->channel_is_vpower = FALSE;
       g_clear_pointer (&state->channel_source, g_free);
     }
   else if (state->depth == 4 && state->in_unix_channel)
     {
-      const char *path = attribute (attr_names, attr_values, "path");
+      const char *path = vp_markup_attribute (attr_names, attr_values, "path");
       if (g_str_equal (element, "source") && path && !state->channel_source)
         state->channel_source = g_strdup (path);
       else if (g_str_equal (element, "target"))
-        state->channel_is_vpower = g_strcmp0 (attribute (attr_names, attr_values, "type"), "virtio") == 0 &&
-                                   g_strcmp0 (attribute (attr_names, attr_values, "name"), VP_CHANNEL_PORT_NAME) == 0;
+        state->channel_is_vpower = g_strcmp0 (vp_markup_attribute (attr_names, attr_values, "type"), "virtio") == 0 &&
+                                   g_strcmp0 (vp_markup_attribute (attr_names, attr_values, "name"), VP_CHANNEL_PORT_NAME) == 0;
     }
   else if (state->depth == 4 && state->filesystem)
     {
       char **field = g_str_equal (element, "driver") ? &state->filesystem->driver
                    : g_str_equal (element, "source") ? &state->filesystem->source_dir
                    : g_str_equal (element, "target") ? &state->filesystem->target_dir : NULL;
-      const char *value = attribute (attr_names, attr_values, g_str_equal (element, "driver") ? "type" : "dir");
+      const char *value = vp_markup_attribute (attr_names, attr_values, g_str_equal (element, "driver") ? "type" : "dir");
       if (field && value && !*field)
         *field = g_strdup (value);
     }

@@ -29,6 +29,9 @@ typedef struct {
   gboolean has_virtio_serial; /* a <controller type='virtio-serial'>: a channel can be hot-plugged */
 } VpDomainXml;
 
+/* The value of attribute wanted among a GMarkup start element's, or NULL. */
+const char *vp_markup_attribute (const char **names, const char **values, const char *wanted);
+
 void vp_domain_xml_free (VpDomainXml *xml);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpDomainXml, vp_domain_xml_free)
 

@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include "shared/vp-metadata.h"
+#include "shared/vp-domxml.h"
 #include "shared/vp-error.h"
 
 #include <string.h>
@@ -76,15 +77,6 @@ typedef struct {
   GPtrArray *free_labels;   /* "label_NAME", value, ... */
   guint ignored;
 } ParseState;
-
-static const char *
-attribute (const char **names, const char **values, const char *wanted)
-{
-  for (int i = 0; names[i]; i++)
-    if (g_str_equal (names[i], wanted))
-      return values[i];
-  return NULL;
-}
 
 /* A value as a label can carry it: trimmed, control characters made
  * spaces, cut to VP_METADATA_VALUE_MAX bytes at a character boundary (the
@@ -224,7 +216,7 @@ on_start (GMarkupParseContext *context, const char *element, const char **attr_n
         continue;
       if (owner_fields[i].attribute)
         {
-          const char *value = attribute (attr_names, attr_values, owner_fields[i].attribute);
+          const char *value = vp_markup_attribute (attr_names, attr_values, owner_fields[i].attribute);
           if (value)
             set_owner (state, state->source, owner_fields[i].label, value);
         }
@@ -237,7 +229,7 @@ on_start (GMarkupParseContext *context, const char *element, const char **attr_n
   if (state->source == SOURCE_VPOWER && g_str_equal (state->path->str, VPOWER_LABEL_PATH))
     {
       g_free (state->label_name);
-      state->label_name = g_strdup (attribute (attr_names, attr_values, "name"));
+      state->label_name = g_strdup (vp_markup_attribute (attr_names, attr_values, "name"));
       capture = TRUE;
       state->capture_label = -1;
     }

@@ -61,19 +61,27 @@ assert_seen_within_interval (VpInventory *inventory, const char *uuid, const cha
            seen ? seen : "(gone)");
 }
 
+/* An inventory on test:///default, and the test's own connection to drive
+ * it (which also keeps the shared test driver state alive). */
+static VpInventory *
+open_test_inventory (virConnectPtr *conn)
+{
+  vp_libvirt_silence ();
+  *conn = virConnectOpen ("test:///default");
+  g_assert_nonnull (*conn);
+  VpConfig config = { .inventory = "libvirt", .connect = "test:///default" };
+  g_autoptr (GError) error = NULL;
+  VpInventory *inventory = vp_inventory_open (&config, &error);
+  g_assert_no_error (error);
+  g_assert_true (vp_inventory_wait_ready (inventory, 5000));
+  return inventory;
+}
+
 static void
 test_lifecycle_events (void)
 {
-  vp_libvirt_silence ();
-  /* Our own connection keeps the shared test driver state alive. */
-  g_autoptr (virConnect) conn = virConnectOpen ("test:///default");
-  g_assert_nonnull (conn);
-
-  VpConfig config = { .inventory = "libvirt", .connect = "test:///default" };
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VpInventory) inventory = vp_inventory_open (&config, &error);
-  g_assert_no_error (error);
-  g_assert_true (vp_inventory_wait_ready (inventory, 5000));
+  g_autoptr (virConnect) conn = NULL;
+  g_autoptr (VpInventory) inventory = open_test_inventory (&conn);
   g_assert_cmpstr (vp_inventory_kind (inventory), ==, "libvirt");
 
   /* The driver's built-in running domain is there from the first list. */
@@ -119,14 +127,8 @@ test_lifecycle_events (void)
 static void
 test_metadata_events (void)
 {
-  vp_libvirt_silence ();
-  g_autoptr (virConnect) conn = virConnectOpen ("test:///default");
-  g_assert_nonnull (conn);
-  VpConfig config = { .inventory = "libvirt", .connect = "test:///default" };
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VpInventory) inventory = vp_inventory_open (&config, &error);
-  g_assert_no_error (error);
-  g_assert_true (vp_inventory_wait_ready (inventory, 5000));
+  g_autoptr (virConnect) conn = NULL;
+  g_autoptr (VpInventory) inventory = open_test_inventory (&conn);
 
   g_autoptr (virDomain) domain = virDomainCreateXML (
     conn,
