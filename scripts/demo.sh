@@ -2,41 +2,75 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The whole product in one command (issue 5): a real TCG guest under libvirt reads its own RAPL
 # counters through vpower-agent while vpowerd attributes the host's energy to it. Prints, once a
-# second, what the host publishes for the VM next to what the guest reads.
-#   scripts/demo.sh [--seconds N] [--9p|--virtiofs|--channel] [--build DIR]
-# With --channel (issue 12) the counters go over the virtio-serial channel, and halfway through
-# the VM is saved (virsh save) and restored, to show the guest's counter carrying on.
+# second, what the host publishes for the VM next to what the guest reads. `--help` says how.
 # Runs as root. Installs what it needs, starts libvirtd if it is not running, and runs its own
 # vpowerd on temporary directories and a free port, so an operator's vpowerd is left alone.
-# Binaries: $VPOWERD and $VPOWER_AGENT if set, else DIR (default ./build, built there if empty).
+# However it ends (done, failed, Ctrl-C), it removes its VM, its vpowerd and its mount. A failure
+# is one line, "demo: FAILED: WHY (logs: DIR)", and DIR keeps the run's logs and guest console.
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 URI=qemu:///system
 
-usage () { echo "usage: demo.sh [--seconds N] [--9p|--virtiofs|--channel] [--build DIR]" >&2; exit 2; }
-seconds=15 share=9p build=$src/build
+usage () {
+  cat <<'EOF'
+usage: scripts/demo.sh [--9p|--virtiofs|--channel] [--seconds N] [--port N] [--build DIR]
+
+Boots a tiny TCG guest under libvirt with vpower-agent in it, and prints once a second what
+vpowerd attributes to the VM next to what the guest reads from its own /sys/class/powercap.
+
+  --9p          the counters reach the guest over a 9p share (the default)
+  --virtiofs    over a virtiofs share
+  --channel     over the virtio-serial channel; halfway through, the VM is saved and restored
+  --seconds N   how long the table runs (default 15)
+  --port N      the demo's vpowerd serves HTTP on 127.0.0.1:N while it runs (default: a free port)
+  --build DIR   build in DIR and run the programs from there (default: ./build; configured if new)
+
+$VPOWERD and $VPOWER_AGENT name programs to run instead of building them; the agent's tree
+server is $VPOWER_AGENT_TREE, or vpower-agent-tree beside the agent. Runs as root: it installs
+the Debian packages it needs and starts libvirtd if it is not running.
+EOF
+}
+bad_usage () { echo "demo: $*" >&2; usage >&2; exit 2; }
+seconds=15 share=9p build=$src/build port=''
 while [ $# -gt 0 ]; do
   case $1 in
-    --seconds) [ $# -ge 2 ] || usage; seconds=$2; shift ;;
+    --seconds) [ $# -ge 2 ] || bad_usage "--seconds wants a value"; seconds=$2; shift ;;
     --seconds=*) seconds=${1#--seconds=} ;;
+    --port) [ $# -ge 2 ] || bad_usage "--port wants a value"; port=$2; shift ;;
+    --port=*) port=${1#--port=} ;;
     --9p) share=9p ;;
     --virtiofs) share=virtiofs ;;
     --channel) share=channel ;;
-    --build) [ $# -ge 2 ] || usage; build=$2; shift ;;
+    --build) [ $# -ge 2 ] || bad_usage "--build wants a directory"; build=$2; shift ;;
     --build=*) build=${1#--build=} ;;
-    -h|--help) usage ;;
-    *) echo "demo: unknown argument '$1'" >&2; usage ;;
+    -h|--help) usage; exit 0 ;;
+    *) bad_usage "unknown argument '$1'" ;;
   esac
   shift
 done
-[[ $seconds =~ ^[1-9][0-9]*$ ]] || { echo "demo: --seconds wants a positive integer, not '$seconds'" >&2; exit 2; }
+[[ $seconds =~ ^[1-9][0-9]*$ ]] || bad_usage "--seconds wants a positive integer, not '$seconds'"
+[ -z "$port" ] || { [[ $port =~ ^[1-9][0-9]{0,4}$ ]] && [ "$port" -le 65535 ]; } ||
+  bad_usage "--port wants a port number from 1 to 65535, not '$port'"
+[ "$(id -u)" -eq 0 ] || { echo "demo: FAILED: run as root (FUSE mount, libvirtd, QEMU)" >&2; exit 1; }
 
-# die MESSAGE: the one line that says why the demo failed; the EXIT trap cleans up.
-die () { echo "demo: FAILED: $*" >&2; exit 1; }
-[ "$(id -u)" -eq 0 ] || die "run as root (FUSE mount, libvirtd, QEMU)"
+# Every step logs here. Removed when the demo succeeds or is interrupted; kept, and named in the
+# failure line, when it fails.
+logs=$(mktemp -d -t vpower-demo-logs.XXXXXX)
 
 # say: progress goes to stderr so that stdout holds the table alone.
 say () { echo "demo: $*" >&2; }
+
+# die MESSAGE: the one line that says why the demo failed; the EXIT trap cleans up.
+console=''
+die () {
+  [ -z "$console" ] || [ ! -f "$console" ] || tr -d '\r' <"$console" >"$logs/guest-console.log"
+  echo "demo: FAILED: $*$(ls -A "$logs" | grep -q . && echo " (logs: $logs)")" >&2
+  exit 1
+}
+
+# last_line PREFIX FILE: the last line of FILE that starts with PREFIX, without it: the one line
+# a helper script gave as its reason (they all end with "NAME: reason" on failure).
+last_line () { sed -n "s/^$1//p" "$2" | tail -n 1; }
 
 # wait_for SECONDS COMMAND...: poll until COMMAND succeeds or the deadline
 # passes (synchronisation by polling, never a fixed sleep).
@@ -49,12 +83,17 @@ wait_for () {
   done
 }
 
+# exited PID: the child has exited (it stays a zombie, which kill -0 still finds, until waited for).
+exited () { local state; ! read -r _ _ state _ 2>/dev/null <"/proc/$1/stat" || [ "$state" = Z ]; }
+
 # --- cleanup: always, whatever happened (trap on EXIT; INT and TERM exit through it) ---
 vm=vpower-demo-$$
 work='' vp_pid='' recorder_pid=''
 cleanup () {
   local status=$?
-  trap - EXIT INT TERM
+  # Finish the cleanup even if Ctrl-C is pressed again: each step below has its own deadline.
+  trap '' INT TERM
+  trap - EXIT
   # The guest first: while it runs, vpowerd keeps serving it after SIGTERM.
   if virsh -c "$URI" dominfo "$vm" >/dev/null 2>&1; then
     virsh -c "$URI" destroy "$vm" >/dev/null 2>&1
@@ -76,44 +115,53 @@ cleanup () {
     fi
     mountpoint -q "$work/mnt" 2>/dev/null || rm -rf --one-file-system "$work"
   fi
+  # A failure keeps its logs (die named them); success and Ctrl-C leave nothing behind.
+  case $status in 0|130|143) rm -rf "$logs" ;; *) ls -A "$logs" | grep -q . || rm -rf "$logs" ;; esac
   exit "$status"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# exited PID: the child has exited (it stays a zombie, which kill -0 still finds, until waited for).
-exited () { local state; ! read -r _ _ state _ 2>/dev/null <"/proc/$1/stat" || [ "$state" = Z ]; }
+trap 'say "interrupted: removing the VM and stopping vpowerd"; exit 130' INT
+trap 'say "terminated: removing the VM and stopping vpowerd"; exit 143' TERM
 
 # --- what it needs: packages, libvirtd, binaries, the guest ---
 say "installing packages and starting libvirtd"
-"$src/scripts/install-deps.sh" test >/dev/null || die "cannot install the packages (scripts/install-deps.sh test)"
-"$src/scripts/setup-libvirtd.sh" >/dev/null || die "libvirtd did not start (scripts/setup-libvirtd.sh)"
+"$src/scripts/install-deps.sh" test >"$logs/packages.log" 2>&1 ||
+  die "cannot install the packages the demo needs: $(last_line 'install-deps: ' "$logs/packages.log")"
+"$src/scripts/setup-libvirtd.sh" >"$logs/libvirtd.log" 2>&1 ||
+  die "libvirtd did not start: $(last_line 'setup-libvirtd: ' "$logs/libvirtd.log")"
 
-# Like quickstart.sh: configure once, then build only the two programs. A git
-# checkout has no configure yet; a release tarball has one, and keeps it.
+# Configure once, like quickstart.sh, then make every program: make is quick when nothing changed,
+# and the demo then always runs the code in this tree. A git checkout has no configure yet; a
+# release tarball has one, and keeps it.
 if [ -z "${VPOWERD:-}" ] || [ -z "${VPOWER_AGENT:-}" ]; then
-  if [ ! -x "$build/vpowerd" ] || [ ! -x "$build/vpower-agent" ]; then
-    say "building vpowerd and vpower-agent in $build"
-    if [ ! -x "$build/config.status" ]; then
-      [ -x "$src/configure" ] || (cd "$src" && autoreconf -fi) >/dev/null 2>&1 || die "autoreconf failed in $src"
-      mkdir -p "$build"
-      (cd "$build" && "$src/configure" --prefix=/usr --sysconfdir=/etc --localstatedir=/var) >/dev/null ||
-        die "configure failed in $build"
+  if [ ! -x "$build/config.status" ]; then
+    say "configuring a build in $build"
+    if [ ! -x "$src/configure" ]; then
+      (cd "$src" && autoreconf -fi) >"$logs/autoreconf.log" 2>&1 ||
+        die "autoreconf failed in $src: $(tail -n 1 "$logs/autoreconf.log")"
     fi
-    make -C "$build" -j"$(nproc)" vpowerd vpower-agent >/dev/null || die "the build failed in $build"
+    mkdir -p "$build" || die "cannot create $build"
+    (cd "$build" && "$src/configure" --prefix=/usr --sysconfdir=/etc --localstatedir=/var) >"$logs/configure.log" 2>&1 ||
+      die "configure failed in $build: $(last_line 'configure: error: ' "$logs/configure.log")"
   fi
+  say "building vpower in $build"
+  make -C "$build" -j"$(nproc)" all >"$logs/build.log" 2>&1 ||
+    die "the build failed in $build: $(grep -m1 -E 'error:|Error [0-9]+' "$logs/build.log")"
 fi
 VPOWERD=${VPOWERD:-$build/vpowerd}
 VPOWER_AGENT=${VPOWER_AGENT:-$build/vpower-agent}
-[ -x "$VPOWERD" ] || die "no vpowerd at $VPOWERD"
-[ -x "$VPOWER_AGENT" ] || die "no vpower-agent at $VPOWER_AGENT"
-# A libtool wrapper is a shell script: the guest needs the real program beside it.
-agent_binary=$VPOWER_AGENT
-if ! head -c 4 "$agent_binary" | grep -q ELF; then
-  agent_binary=$(dirname "$VPOWER_AGENT")/.libs/$(basename "$VPOWER_AGENT")
-  [ -x "$agent_binary" ] || die "$VPOWER_AGENT is not a program and there is no $agent_binary"
-fi
+VPOWER_AGENT_TREE=${VPOWER_AGENT_TREE:-$(dirname "$VPOWER_AGENT")/vpower-agent-tree}
+# real_program PATH: the program itself; for a libtool wrapper (a shell script), the one in .libs.
+real_program () {
+  if head -c 4 "$1" 2>/dev/null | grep -q ELF; then echo "$1"; else echo "$(dirname "$1")/.libs/$(basename "$1")"; fi
+}
+for program in "$VPOWERD" "$VPOWER_AGENT" "$VPOWER_AGENT_TREE"; do
+  [ -x "$program" ] || die "no program at $program"
+done
+# The guest gets the agent and its tree server as files, so the real programs.
+agent_binary=$(real_program "$VPOWER_AGENT")
+tree_binary=$(real_program "$VPOWER_AGENT_TREE")
+[ -x "$agent_binary" ] && [ -x "$tree_binary" ] || die "$VPOWER_AGENT or $VPOWER_AGENT_TREE is not a program"
 
 work=$(mktemp -d -t vpower-demo.XXXXXX)
 # QEMU and its 9p server reach the kernel, initramfs and console file in here.
@@ -122,16 +170,16 @@ guest=$work/guest
 mkdir -p "$guest" "$work/state" "$work/run"
 cache=${VP_GUEST_CACHE:-$src/build-guest-cache}
 say "building the guest kernel and initramfs (cached in $cache) with vpower-agent in it"
-"$src/tests/guest/build-guest.sh" "$cache" >"$work/setup.log" 2>&1 ||
-  { cat "$work/setup.log" >&2; die "cannot build the guest (tests/guest/build-guest.sh)"; }
-"$src/tests/guest/agent-overlay.sh" "$work/agent.cpio.gz" "$agent_binary" >>"$work/setup.log" 2>&1 ||
-  { cat "$work/setup.log" >&2; die "cannot build the agent overlay (tests/guest/agent-overlay.sh)"; }
+"$src/tests/guest/build-guest.sh" "$cache" >"$logs/guest.log" 2>&1 ||
+  die "cannot build the guest: $(last_line 'build-guest: ' "$logs/guest.log")"
+"$src/tests/guest/agent-overlay.sh" "$work/agent.cpio.gz" "$agent_binary" "$tree_binary" >>"$logs/guest.log" 2>&1 ||
+  die "cannot put vpower-agent into the guest: $(last_line 'agent-overlay: ' "$logs/guest.log")"
 cp "$cache/vmlinux" "$guest/"
 # The kernel unpacks concatenated archives in order: the overlay lands on the base.
 cat "$cache/initramfs.gz" "$work/agent.cpio.gz" >"$guest/initramfs.gz"
 
 # --- our own vpowerd: temporary mount, state and runtime directories, a free port ---
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+[ -n "$port" ] || port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url=http://127.0.0.1:$port
 mnt=$work/mnt
 # An empty config file: an operator's /etc/vpower/vpowerd.conf must not change the demo.
@@ -139,21 +187,31 @@ mnt=$work/mnt
 say "starting vpowerd (mount $mnt, http $url)"
 "$VPOWERD" --foreground --config "$work/vpowerd.conf" --inventory libvirt --connect "$URI" \
   --sensor auto --interval 1 --mount "$mnt" --state-dir "$work/state" --runtime-dir "$work/run" \
-  --listen "127.0.0.1:$port" >"$work/vpowerd.log" 2>&1 &
+  --listen "127.0.0.1:$port" >"$logs/vpowerd.log" 2>&1 &
 vp_pid=$!
 vpowerd_alive () { ! exited "$vp_pid"; }
-# check_vpowerd: a vpowerd that exited will not come back: say so at once, after its last words.
+# check_vpowerd: a vpowerd that exited will not come back: say so at once, with its own reason
+# (its first "error:" line, e.g. "cannot listen on 127.0.0.1:9782 (address in use, ...)").
 check_vpowerd () {
   vpowerd_alive && return 0
-  local status
+  local status reason
   wait "$vp_pid"
   status=$?
   vp_pid=
-  tail -20 "$work/vpowerd.log" >&2
-  die "vpowerd exited with status $status"
+  reason=$(sed -n 's/^[a-z-]*: error: //p' "$logs/vpowerd.log" | head -n 1)
+  die "vpowerd exited with status $status${reason:+: $reason}"
 }
 healthy () { check_vpowerd; curl -fsS --max-time 2 -o /dev/null "$url/healthz" 2>/dev/null; }
-wait_for 30 healthy || { tail -20 "$work/vpowerd.log" >&2; die "vpowerd did not answer on $url/healthz"; }
+wait_for 30 healthy || die "vpowerd did not answer on $url/healthz within 30 s"
+
+# virsh_or_die WHAT ARGS...: run virsh; on failure, die with virsh's own last "error:" line.
+virsh_or_die () {
+  local what=$1
+  shift
+  virsh -c "$URI" "$@" >"$logs/virsh.out" 2>&1 && { cat "$logs/virsh.out" >>"$logs/virsh.log"; return 0; }
+  cat "$logs/virsh.out" >>"$logs/virsh.log"
+  die "virsh $what failed: $(last_line 'error: ' "$logs/virsh.out")"
+}
 
 # The engine publishes a directory for every defined domain: define first, and
 # start once the directory is there (libvirt refuses a missing share source).
@@ -161,12 +219,11 @@ say "defining $vm ($share) and waiting for its directory"
 share_dir=$mnt/$vm
 [ "$share" != channel ] || share_dir=''
 VP_GUEST_ARGS="vp.seconds=$((seconds + 3)) vp.load=3" \
-  "$src/tests/guest/domain.sh" "$vm" demo "$guest" "$share_dir" "$share" >"$work/$vm.xml" ||
-  die "cannot write the domain XML (tests/guest/domain.sh)"
-virsh -c "$URI" define "$work/$vm.xml" >>"$work/setup.log" 2>&1 ||
-  { tail -5 "$work/setup.log" >&2; die "virsh define $vm failed"; }
+  "$src/tests/guest/domain.sh" "$vm" demo "$guest" "$share_dir" "$share" >"$work/$vm.xml" 2>>"$logs/guest.log" ||
+  die "cannot write the domain XML: $(tail -n 1 "$logs/guest.log")"
+virsh_or_die "define $vm" define "$work/$vm.xml"
 has_dir () { check_vpowerd; [ -r "$mnt/$vm/intel-rapl:0/energy_uj" ]; }
-wait_for 15 has_dir || { tail -20 "$work/vpowerd.log" >&2; die "vpowerd published no directory for $vm"; }
+wait_for 15 has_dir || die "vpowerd published no directory for $vm within 15 s"
 
 # Every value vpowerd publishes for the VM's package zone, once per tick:
 #   TICKS TIME ENERGY_UJ POWER_W
@@ -199,7 +256,7 @@ recorder_pid=$!
 console=$guest/$vm.console
 rm -f "$console"
 say "starting $vm (TCG: the guest takes some seconds to boot)"
-virsh -c "$URI" start "$vm" >>"$work/setup.log" 2>&1 || { tail -5 "$work/setup.log" >&2; die "virsh start $vm failed"; }
+virsh_or_die "start $vm" start "$vm"
 
 # Console lines, without the serial line's carriage returns. Only complete
 # VP-DEMO lines count: the last one may still be being written.
@@ -211,10 +268,10 @@ check_alive () {
   local error
   error=$(guest_error) && die "the guest says: ${error#VP-ERROR }"
   check_vpowerd
-  running || { tail -20 "$console" >&2; die "the guest stopped before the demo ended"; }
+  running || die "the guest stopped before the demo ended"
 }
 sampling () { check_alive; demo_lines | grep -q .; }
-wait_for 120 sampling || { tail -20 "$console" >&2; die "the guest printed no sample within 120 s"; }
+wait_for 120 sampling || die "the guest printed no sample within 120 s"
 
 # --- the table: one row a second ---
 read -r sensor estimated policy < <(curl -fsS --max-time 2 "$url/api/v1/host" |
@@ -235,10 +292,8 @@ for ((row = 1; row <= seconds; row++)); do
   # With the channel, save and restore the VM halfway: it would be refused with a mounted share.
   if [ "$share" = channel ] && [ "$row" -eq $((seconds / 2 + 1)) ]; then
     echo "       --- virsh save $vm, then virsh restore: the guest's counter carries on ---"
-    virsh -c "$URI" save "$vm" "$work/$vm.save" >>"$work/setup.log" 2>&1 ||
-      { tail -5 "$work/setup.log" >&2; die "virsh save $vm failed"; }
-    virsh -c "$URI" restore "$work/$vm.save" >>"$work/setup.log" 2>&1 ||
-      { tail -5 "$work/setup.log" >&2; die "virsh restore $vm failed"; }
+    virsh_or_die "save $vm" save "$vm" "$work/$vm.save"
+    virsh_or_die "restore $vm" restore "$work/$vm.save"
     rm -f "$work/$vm.save"
     # The rows go on from now: the guest's clock stood still while it was saved.
     start_ns=$(( $(date +%s%N) - (row - 1) * 1000000000 ))

@@ -33,5 +33,12 @@ fi
 [ "$(id -u)" -eq 0 ] || { echo "install-deps: run as root to install: ${missing[*]}" >&2; exit 1; }
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+# apt's output goes by as usual. When it fails, the last line names the packages and gives apt's
+# own reason (its "E:" lines), so that a caller can show that one line (scripts/demo.sh does).
+apt_log=$(mktemp)
+trap 'rm -f "$apt_log"' EXIT
+# (pipefail: the pipeline fails when apt does.)
+if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } 2>&1 | tee "$apt_log"; then
+  echo "install-deps: cannot install ${missing[*]}: $(grep '^E: ' "$apt_log" | tr '\n' ' ' | sed 's/ $//')" >&2
+  exit 1
+fi

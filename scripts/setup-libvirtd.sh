@@ -7,7 +7,9 @@ die () { echo "setup-libvirtd: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 
 # Only the minimal hypervisor set (see install-deps.sh for why).
-"$(dirname "$0")/install-deps.sh" libvirt >/dev/null || die "cannot install libvirtd and QEMU"
+if ! reason=$("$(dirname "$0")/install-deps.sh" libvirt 2>&1 >/dev/null); then
+  die "cannot install libvirtd and QEMU: ${reason#install-deps: }"
+fi
 
 # The QEMU driver resolves its built-in default user and group (both
 # libvirt-qemu on Debian) before it reads qemu.conf, and refuses to load if
@@ -43,7 +45,18 @@ if [ -n "$pid" ] && read -r _ comm state _ 2>/dev/null <"/proc/$pid/stat" &&
    [ "$comm" = "(libvirtd)" ] && [ "$state" != Z ]; then
   running=true
 fi
-$running || libvirtd -d || die "libvirtd -d failed (see /var/log/libvirt)"
+if ! $running; then
+  # libvirtd checks its configuration before it daemonises, and says why it refuses on stderr:
+  # "... error : main:918 : Can't load config file: ...". That reason is the one line to show.
+  # (A file, not $(...): the daemon must not hold a pipe of ours open.)
+  start_log=$(mktemp)
+  if ! libvirtd -d >"$start_log" 2>&1; then
+    reason=$(sed -n 's/.* error : [^ ]* : //p' "$start_log" | tail -n 1)
+    rm -f "$start_log"
+    die "libvirtd -d failed: ${reason:-no reason given; see /var/log/libvirt}"
+  fi
+  rm -f "$start_log"
+fi
 
 # libvirtd answers within a fraction of a second; poll rather than sleep.
 deadline=$((SECONDS + 30))

@@ -13,7 +13,7 @@ for var in prefix sbindir pkglibexecdir pkgdatadir sysconfdir mandir systemdsyst
 done
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
-vp_plan 10
+vp_plan 12
 
 $MAKE -C "$abs_top_builddir" install DESTDIR="$dest" >"$dest.log" 2>&1
 status=$?
@@ -96,9 +96,19 @@ man_dir=$dest$mandir
 groff -man -Tascii "$man_dir/man8/vpowerctl.8" 2>/dev/null | grep -q 'attach'
 vp_ok $? "the installed vpowerctl(8) renders"
 
-$MAKE -C "$abs_top_builddir" uninstall DESTDIR="$dest" >"$dest.log" 2>&1
+# An operator's configuration survives a second installation (scripts/quickstart.sh run again) and
+# an uninstallation, as dpkg keeps a changed conffile.
+conf=$dest$sysconfdir/vpower/vpowerd.conf
+echo 'interval = 2' >>"$conf"
+$MAKE -C "$abs_top_builddir" install DESTDIR="$dest" >"$dest.log" 2>&1 &&
+  grep -qx 'interval = 2' "$conf" && grep -q "^keeping $conf, which exists" "$dest.log"
+vp_ok $? "a second make install keeps an edited vpowerd.conf, and says so"
+$MAKE -C "$abs_top_builddir" uninstall DESTDIR="$dest" >"$dest.log" 2>&1 &&
+  grep -qx 'interval = 2' "$conf" && grep -q "^keeping $conf, which differs" "$dest.log"
+vp_ok $? "make uninstall keeps the edited vpowerd.conf too, and says so"
+rm -f "$conf"
 left=$(find "$dest" -type f)
 [ -z "$left" ]
-vp_ok $? "make uninstall removes every file${left:+ (left: $left)}"
+vp_ok $? "make uninstall removes every other file${left:+ (left: $left)}"
 rm -f "$dest.log"
 vp_finish

@@ -3,12 +3,14 @@
 # Build an initramfs overlay (a gzipped cpio the kernel unpacks over the base
 # one from build-guest.sh) holding vpower-agent, Debian's node_exporter, and
 # every shared library they load, at their host paths.
-#   agent-overlay.sh OUT.cpio.gz VPOWER-AGENT
+#   agent-overlay.sh OUT.cpio.gz VPOWER-AGENT [VPOWER-AGENT-TREE]
+# The channel's tree server, which vpower-agent runs from its own directory, is taken from
+# beside VPOWER-AGENT unless it is named.
 set -euo pipefail
 
 die () { echo "agent-overlay: $*" >&2; exit 1; }
-[ $# -eq 2 ] || die "usage: agent-overlay.sh OUT.cpio.gz VPOWER-AGENT"
-out=$1 agent=$2
+[ $# -eq 2 ] || [ $# -eq 3 ] || die "usage: agent-overlay.sh OUT.cpio.gz VPOWER-AGENT [VPOWER-AGENT-TREE]"
+out=$1 agent=$2 tree_server=${3:-$(dirname "$2")/vpower-agent-tree}
 node_exporter=/usr/bin/prometheus-node-exporter
 [ -x "$agent" ] || die "no $agent"
 [ -x "$node_exporter" ] || die "no $node_exporter (apt-get install prometheus-node-exporter)"
@@ -17,9 +19,7 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/usr/sbin" "$root/usr/bin"
 cp "$agent" "$root/usr/sbin/vpower-agent"
-# The channel's tree server: vpower-agent runs it from its own directory.
-tree_server=$(dirname "$agent")/vpower-agent-tree
-[ -x "$tree_server" ] || die "no $tree_server beside $agent"
+[ -x "$tree_server" ] || die "no $tree_server (vpower-agent's tree server; make builds it)"
 cp "$tree_server" "$root/usr/sbin/vpower-agent-tree"
 cp "$node_exporter" "$root/usr/bin/prometheus-node-exporter"
 
