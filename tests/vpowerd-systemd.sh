@@ -54,7 +54,9 @@ grep -q 'STATUS=serving 1 VMs under' "$work/notify.log"
 vp_ok $? "with a STATUS line saying what it serves"
 vp_check "WATCHDOG=1 keeps coming (every 0.5 s for WatchdogSec=1)" vp_wait_for 5 at_least 'WATCHDOG=1' 4
 
-engine=$(vp_engine_pid)
+# The engine the holder started (polled: pgrep may not list it at the very moment READY=1 lands).
+engine_known () { engine=$(vp_engine_pid) && [ -n "$engine" ]; }
+vp_wait_for 10 engine_known
 
 # A reader holding the VM's directory open and opening energy_uj relative to it for every
 # read, as QEMU's 9p server and virtiofsd do for a running guest (cache=none).
@@ -82,7 +84,7 @@ kill -HUP "$VP_PID"   # ExecReload=/bin/kill -HUP $MAINPID
 new_engine () { local e; e=$(vp_engine_pid) && [ -n "$e" ] && [ "$e" != "$engine" ]; }
 vp_check "ExecReload: RELOADING=1, and READY=1 again once the new engine has published" \
   vp_wait_for 20 eval 'at_least RELOADING=1 1 && at_least READY=1 $((ready_before + 1))'
-new_engine
+vp_wait_for 20 new_engine
 vp_ok $? "the engine was replaced ($engine -> $(vp_engine_pid))"
 reads_at_reload=$(reads)
 vp_wait_for 5 eval '[ $(reads) -gt $((reads_at_reload + 20)) ]'
@@ -102,7 +104,7 @@ PY
 vp_ok $? "the share, held open across the reload, kept reading: no error, never backwards, still rising"
 
 # A hung engine: the watchdog keeps being answered, and the holder replaces the engine.
-engine=$(vp_engine_pid)
+vp_wait_for 10 engine_known
 kill -STOP "$engine"
 watchdogs=$(notified 'WATCHDOG=1')
 vp_check "the holder replaces an engine that stopped publishing" vp_wait_for 25 new_engine
