@@ -6,7 +6,13 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 command -v groff >/dev/null || vp_skip_or_fail "no groff"
-vp_plan 10
+# The pages and programs of the halves that were built (configure --disable-host/--disable-guest).
+pages= programs=
+[ "${VP_BUILT_HOST:-yes}" = yes ] && pages="vpowerd.8 vpowerctl.8 vpower-hook.8 vpowerd.conf.5" programs="vpowerd vpowerctl"
+[ "${VP_BUILT_GUEST:-yes}" = yes ] && pages="$pages vpower-agent.8 vpower-channel.7" programs="$programs vpower-agent"
+host_checks=0
+[ "${VP_BUILT_HOST:-yes}" = yes ] && host_checks=2
+vp_plan $(( $(wc -w <<<"$pages") + $(wc -w <<<"$programs") + host_checks ))
 
 # documents FILE WORD...: prints the words FILE does not mention (groff writes a dash as \-).
 undocumented () {
@@ -18,18 +24,20 @@ undocumented () {
 }
 help_options () { "$1" --help | grep -oE '^ +(-[a-zA-Z], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+$' | grep -vx -- --help; }
 
-for page in vpowerd.8 vpowerctl.8 vpower-agent.8 vpowerd.conf.5 vpower-channel.7; do
+for page in $pages; do
   file=$abs_top_builddir/man/$page
   warnings=$(groff -man -ww -z "$file" 2>&1)
   [ -f "$file" ] && [ -z "$warnings" ]
   vp_ok $? "${page%.*}(${page##*.}) renders with no groff warning${warnings:+: $warnings}"
 done
 
-for program in vpowerd vpowerctl vpower-agent; do
+for program in $programs; do
   missing=$(undocumented "$abs_top_builddir/man/$program.8" $(help_options "$abs_top_builddir/$program"))
   [ -z "$missing" ]
   vp_ok $? "$program(8) documents every option of --help${missing:+ (missing:$missing)}"
 done
+
+[ "$host_checks" -gt 0 ] || { vp_finish; exit; }
 
 # Every vpowerd option but the command-line-only ones is a key of the config file.
 keys=$(help_options "$VPOWERD" | sed 's/^--//' | grep -vxE 'config|version|once|foreground')
