@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Installs what vpower needs from Debian 12, idempotently: `build` (to build and run vpowerd),
+# `package` (to build and check the Debian packages and the RPM spec),
 # `libvirt` (a minimal libvirtd + QEMU) or `test` (all of it, plus the real peers the suite uses).
 set -euo pipefail
 
@@ -15,11 +16,16 @@ test_packages=(prometheus prometheus-node-exporter busybox-static curl python3 x
                s-tui golang-go golang-github-prometheus-procfs-dev
                clang libclang-rt-dev)   # libFuzzer, for scripts/fuzz.sh
 
+# Debian packages and the RPM spec (scripts/build-deb.sh, tests/packages.sh): debhelper and lintian,
+# mmdebstrap for clean roots of other releases, python3-apparmor to read libvirtd's profile, rpm.
+package_packages=(debhelper dpkg-dev fakeroot lintian mmdebstrap python3-apparmor rpm rpmlint)
+
 case "${1:-build}" in
   build) want=("${build_packages[@]}") ;;
+  package) want=("${build_packages[@]}" "${package_packages[@]}") ;;
   libvirt) want=("${libvirt_packages[@]}") ;;
-  test) want=("${build_packages[@]}" "${libvirt_packages[@]}" "${test_packages[@]}") ;;
-  *) echo "usage: install-deps.sh build|libvirt|test" >&2; exit 2 ;;
+  test) want=("${build_packages[@]}" "${libvirt_packages[@]}" "${test_packages[@]}" "${package_packages[@]}") ;;
+  *) echo "usage: install-deps.sh build|libvirt|package|test" >&2; exit 2 ;;
 esac
 
 missing=()
