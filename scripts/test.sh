@@ -9,7 +9,10 @@
 #      QEMU guests, Prometheus, node_exporter, the RAPL readers, apt) included: their one run;
 #   3. tests/newcomer.sh: the README's demo, each mode, and its Quick start, from fresh copies of
 #      the tree with no build directory;
-#   4. a short fuzz run of every harness (scripts/fuzz.sh 5).
+#   4. tests/packages.sh: the Debian packages built (here for 12, in a clean root for 13), passed by
+#      lintian, installed with apt in clean Debian 12 and 13 roots and checked there, and the hook
+#      against libvirtd's AppArmor profile; tests/rpm-spec.sh: vpower.spec built with rpmbuild;
+#   5. a short fuzz run of every harness (scripts/fuzz.sh 5).
 # Ends with "N passed, N failed, N skipped" over every test case. Idempotent.
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -56,20 +59,40 @@ distcheck_status=$?
 grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS):' "$log_dir/distcheck.log" | sed 's/^/distcheck /'
 [ $distcheck_status -eq 0 ] && echo "PASS: distcheck" || { tail -40 "$log_dir/distcheck.log"; echo "FAIL: distcheck"; }
 
+# tap_run NAME COMMAND...: a TAP script outside `make check`, logged to build-logs/NAME.log, its
+# results printed as PASS:/FAIL: lines. A run that stopped early or ran other than its plan counts
+# as one more failure (in $tap_broken), even with no "not ok" line.
+tap_broken=0 tap_logs=()
+tap_run () {
+  local name=$1 status planned ran
+  shift
+  "$@" >"$log_dir/$name.log" 2>&1
+  status=$?
+  tap_logs+=("$log_dir/$name.log")
+  planned=$(sed -n 's/^1\.\.\([0-9]*\).*/\1/p' "$log_dir/$name.log" | head -n 1)
+  ran=$(grep -cE '^(not )?ok ' "$log_dir/$name.log")
+  sed -n "s/^ok /PASS: $name /p; s/^not ok /FAIL: $name /p; s/^Bail out!/FAIL: $name: Bail out!/p" "$log_dir/$name.log"
+  if { [ "${planned:-x}" != "$ran" ] && [ "${planned:-x}" != 0 ]; } ||
+     { [ $status -ne 0 ] && ! grep -qE '^(not ok|Bail out!)' "$log_dir/$name.log"; }; then
+    echo "FAIL: $name: exited with status $status after $ran of ${planned:-?} tests"
+    tap_broken=$((tap_broken + 1))
+  fi
+  if [ $status -ne 0 ]; then
+    echo "--- $name: $log_dir/$name.log"
+    grep -vE '^ok ' "$log_dir/$name.log" | tail -40
+  fi
+}
+
 step "the newcomer's commands from fresh copies of the tree"
-VP_GUEST_CACHE=$src/build-guest-cache "$src/tests/newcomer.sh" >"$log_dir/newcomer.log" 2>&1
-newcomer_status=$?
-# A run that stopped early or ran other than its plan fails even with no "not ok" line.
-newcomer_planned=$(sed -n 's/^1\.\.\([0-9]*\).*/\1/p' "$log_dir/newcomer.log" | head -n 1)
-newcomer_ran=$(grep -cE '^(not )?ok ' "$log_dir/newcomer.log")
-newcomer_broken=0
-if [ "${newcomer_planned:-x}" != "$newcomer_ran" ] && [ "${newcomer_planned:-x}" != 0 ]; then
-  newcomer_broken=1
-elif [ $newcomer_status -ne 0 ] && ! grep -qE '^(not ok|Bail out!)' "$log_dir/newcomer.log"; then
-  newcomer_broken=1
-fi
-[ $newcomer_broken -eq 0 ] || echo "FAIL: newcomer: exited with status $newcomer_status after $newcomer_ran of ${newcomer_planned:-?} tests"
-sed -n 's/^ok /PASS: newcomer /p; s/^not ok /FAIL: newcomer /p; s/^Bail out!/FAIL: newcomer: Bail out!/p' "$log_dir/newcomer.log"
+VP_GUEST_CACHE=$src/build-guest-cache tap_run newcomer "$src/tests/newcomer.sh"
+
+# The packages, built and installed in clean Debian 12 and 13 roots (cached in /var/cache/vpower-roots),
+# and the RPM spec built here from distcheck's tarball.
+step "Debian packages in clean Debian 12 and 13 roots"
+tap_run packages "$src/tests/packages.sh" bookworm trixie
+step "the RPM spec"
+tarball=$(ls "$src"/build-ci/vpower-*.tar.xz 2>/dev/null | head -n 1)
+tap_run rpm-spec "$src/tests/rpm-spec.sh" $tarball
 
 # Every parser of outside bytes under libFuzzer (clang, ASan+UBSan), briefly: a smoke run that
 # proves the harnesses build and run, and catches shallow crashes. Long runs: scripts/fuzz.sh 600.
@@ -86,19 +109,16 @@ for trs in $(find "$src/build-asan/tests" "$src/build-ci" -path '*/tests/*' -nam
     tail -40 "${trs%.trs}.log"
   fi
 done
-if [ $newcomer_status -ne 0 ]; then
-  echo "--- tests/newcomer.sh: $log_dir/newcomer.log"
-  tail -40 "$log_dir/newcomer.log"
-fi
 
 # Count every test case: the ASan pass's, the distcheck's (from its log, as its tree is gone
-# once it passes), the newcomer's TAP results, plus distcheck and the fuzz smoke run themselves.
+# once it passes), the TAP results of the scripts outside make check, plus distcheck and the fuzz
+# smoke run themselves.
 {
   find "$src/build-asan/tests" -name '*.trs' -exec cat {} + 2>/dev/null
   sed -n 's/^\(PASS\|FAIL\|ERROR\|SKIP\|XFAIL\|XPASS\): .*/:test-result: \1/p' "$log_dir/distcheck.log"
   sed -n 's/^ok .*/:test-result: PASS/p; s/^not ok .*/:test-result: FAIL/p; s/^Bail out!.*/:test-result: ERROR/p
-          s/^1\.\.0 # SKIP.*/:test-result: SKIP/p' "$log_dir/newcomer.log"
-} | awk -v distcheck=$distcheck_status -v fuzz=$fuzz_status -v newcomer_broken=$newcomer_broken \
+          s/^1\.\.0 # SKIP.*/:test-result: SKIP/p' "${tap_logs[@]}"
+} | awk -v distcheck=$distcheck_status -v fuzz=$fuzz_status -v tap_broken=$tap_broken \
       -v secs=$((SECONDS - started)) '
     /^:test-result: (PASS|XFAIL)/ { passed++ }
     /^:test-result: (FAIL|ERROR|XPASS)/ { failed++ }
@@ -106,7 +126,7 @@ fi
     END {
       if (distcheck == 0) passed++; else failed++
       if (fuzz == 0) passed++; else failed++
-      failed += newcomer_broken
+      failed += tap_broken
       if (passed + failed == 2) failed++   # no test ran at all: that is a failure
       printf "# total time %d s\n", secs
       printf "%d passed, %d failed, %d skipped\n", passed, failed, skipped
