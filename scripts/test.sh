@@ -9,7 +9,8 @@
 #      QEMU guests, Prometheus, node_exporter, the RAPL readers, apt) included: their one run;
 #   3. tests/newcomer.sh: the README's demo, each mode, and its Quick start, from fresh copies of
 #      the tree with no build directory;
-#   4. tests/packages.sh: the Debian packages built (here for 12, in a clean root for 13), passed by
+#   4. tests/halves.sh: each half configured, built and tested alone, the guest's without libvirt;
+#      tests/packages.sh: the Debian packages built (here for 12, in a clean root for 13), passed by
 #      lintian, installed with apt in clean Debian 12 and 13 roots and checked there, and the hook
 #      against libvirtd's AppArmor profile; tests/rpm-spec.sh: vpower.spec built with rpmbuild;
 #   5. a short fuzz run of every harness (scripts/fuzz.sh 5).
@@ -82,6 +83,9 @@ tap_run () {
     grep -vE '^ok ' "$log_dir/$name.log" | tail -40
   fi
 }
+
+step "each half alone: configure --disable-host (without libvirt), --disable-guest"
+tap_run halves "$src/tests/halves.sh"
 
 step "the newcomer's commands from fresh copies of the tree"
 VP_GUEST_CACHE=$src/build-guest-cache tap_run newcomer "$src/tests/newcomer.sh"
