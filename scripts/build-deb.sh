@@ -43,13 +43,10 @@ mkdir -p "$out" && out=$(cd "$out" && pwd)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# The files a clone has: git's tracked ones and those it would track (tests/newcomer.sh does the same).
+# The files a clone has.
 upstream=$(sed -n '1s/^vpower (\([^)]*\)).*/\1/p' "$src/debian/changelog")
 tree=$work/b/vpower-$upstream
-mkdir -p "$tree"
-(cd "$src" && git ls-files -z --cached --others --exclude-standard |
-   while IFS= read -r -d '' file; do [ -e "$file" ] && printf '%s\0' "$file"; done | tar --null -T - -cf -) |
-  tar -xf - -C "$tree" || die "cannot copy the tree"
+"$src/scripts/copy-tree.sh" "$tree" || die "cannot copy the tree"
 
 if [ -n "$version" ]; then
   { printf 'vpower (%s) unstable; urgency=medium\n\n  * Rebuilt as %s by scripts/build-deb.sh --version.\n\n' "$version" "$version"

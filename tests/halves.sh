@@ -15,10 +15,7 @@ vp_setup_workdir
 vp_plan 6
 
 src=$work/src
-mkdir -p "$src"
-(cd "$abs_top_srcdir" && git ls-files -z --cached --others --exclude-standard |
-   while IFS= read -r -d '' file; do [ -e "$file" ] && printf '%s\0' "$file"; done | tar --null -T - -cf -) |
-  tar -xf - -C "$src"
+"$abs_top_srcdir/scripts/copy-tree.sh" "$src"
 (cd "$src" && autoreconf -fi) >"$work/autoreconf.log" 2>&1 || { echo "Bail out! autoreconf failed"; exit 1; }
 
 # Every pkg-config file this machine has, but libvirt's.

@@ -19,15 +19,9 @@ git -C "$abs_top_srcdir" rev-parse --git-dir >/dev/null 2>&1 || vp_skip_or_fail 
 vp_setup_workdir
 vp_plan 23
 
-# fresh_clone DEST: the files a clone of this tree has: those git tracks, and those it would
-# track once added (not ignored), with the working tree's content, so that uncommitted work is
-# tested as it would be committed. Nothing ignored comes along: no build, configure or cache.
-fresh_clone () {
-  mkdir -p "$1" &&
-    (cd "$abs_top_srcdir" && git ls-files -z --cached --others --exclude-standard |
-       while IFS= read -r -d '' file; do [ -e "$file" ] && printf '%s\0' "$file"; done |
-       tar --null -T - -cf -) | tar -xf - -C "$1"
-}
+# fresh_clone DEST: the files a clone of this tree has (scripts/copy-tree.sh), uncommitted work
+# included as it would be committed.
+fresh_clone () { "$abs_top_srcdir/scripts/copy-tree.sh" "$1"; }
 
 # --- the demo, each mode, from one fresh copy (the first run builds it) ---
 clone=$work/clone

@@ -27,11 +27,8 @@ mkdir -p "$work/SOURCES"
 if [ $# -ge 1 ]; then
   cp "$1" "$work/SOURCES/"
 else
-  # A release tarball from a copy of the tree, as tests/newcomer.sh copies it.
-  mkdir -p "$work/src"
-  (cd "$abs_top_srcdir" && git ls-files -z --cached --others --exclude-standard |
-     while IFS= read -r -d '' file; do [ -e "$file" ] && printf '%s\0' "$file"; done | tar --null -T - -cf -) |
-    tar -xf - -C "$work/src"
+  # A release tarball from a copy of the tree.
+  "$abs_top_srcdir/scripts/copy-tree.sh" "$work/src"
   (cd "$work/src" && autoreconf -fi && ./configure && make dist) >"$work/dist.log" 2>&1 &&
     cp "$work"/src/vpower-*.tar.xz "$work/SOURCES/" || tail -20 "$work/dist.log" | sed 's/^/# /'
 fi
