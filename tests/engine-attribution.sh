@@ -67,10 +67,16 @@ print(host["ticks"], host["timestamp"], host_total, *vms, *cpu)
 PY
 }
 
+# The window starts and ends on ticks taken with the VMs frozen, so the CPU
+# time read here from /proc is exactly what vpowerd counted at both ends.
 vp_wait_for 20 vp_ticks_at_least 2
+vp_freeze_burners "$vm_a" "$vm_b" "$vm_c"
 read -r t0 ts0 host0 a0 b0 c0 g0 ca0 cb0 cc0 < <(measure)
+vp_thaw_burners "$vm_a" "$vm_b" "$vm_c"
 vp_wait_for 40 vp_ticks_at_least $((t0 + 20))
+vp_freeze_burners "$vm_a" "$vm_b" "$vm_c"
 read -r t1 ts1 host1 a1 b1 c1 g1 ca1 cb1 cc1 < <(measure)
+vp_thaw_burners "$vm_a" "$vm_b" "$vm_c"
 vp_diag "ticks $t0..$t1; energy J a $a0..$a1 b $b0..$b1 c $c0..$c1; cpu ns a $((ca1-ca0)) b $((cb1-cb0)) c $((cc1-cc0))"
 
 # Energy ratios between VMs follow their CPU-time ratios (measured here, from

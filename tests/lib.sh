@@ -22,6 +22,7 @@ vp_setup_workdir () {
 }
 vp_cleanup_workdir () {
   kill "${pids[@]}" ${VP_PID:-} 2>/dev/null
+  kill -CONT "${pids[@]}" 2>/dev/null
   wait 2>/dev/null
   # A vpowerd that died hard leaves its mount behind: never rm -rf into it.
   local mnt
@@ -147,6 +148,19 @@ vp_vpowerd_ticked () {
 # vp_ticks: the engine's completed ticks; vp_ticks_at_least N: for vp_wait_for.
 vp_ticks () { vp_get "$VP_URL/api/v1/host" 2>/dev/null | vp_json 'd["ticks"]' 2>/dev/null; }
 vp_ticks_at_least () { local t; t=$(vp_ticks) && [ "${t:-0}" -ge "$1" ]; }
+
+# vp_freeze_burners PID...: SIGSTOP the stand-in VMs, then wait until vpowerd
+# has completed two more ticks, so its last sample was taken after they froze.
+# Their CPU time in /proc then equals what vpowerd counted, and a test's window
+# starts or ends exactly on one of vpowerd's ticks, however loaded the machine.
+# vp_thaw_burners PID... lets them run again (a stopped process ignores the
+# cleanup's SIGTERM).
+vp_freeze_burners () {
+  kill -STOP "$@" || return 1
+  local ticks; ticks=$(vp_ticks) || return 1
+  vp_wait_for 30 vp_ticks_at_least $((ticks + 2))
+}
+vp_thaw_burners () { kill -CONT "$@"; }
 
 # vp_start_agent LOGFILE ARGS...: `vpower-agent serve` on a free port (background
 # job); sets AGENT_PID and AGENT_URL and waits until /metrics answers.
