@@ -183,12 +183,10 @@ main (int argc, char **argv)
   if (fuse_session_mount (session, argv[1]) != 0)
     goto out_signals;
 
-  struct fuse_loop_config *config = fuse_loop_cfg_create ();
-  fuse_loop_cfg_set_idle_threads (config, 8);
+  struct fuse_loop_config config = { .clone_fd = 0, .max_idle_threads = 8 };   /* as shared/vp-fuse.c */
   /* After SIGTERM or SIGINT the loop returns the signal's number. */
-  int rc = fuse_session_loop_mt (session, config);
+  int rc = fuse_session_loop_mt (session, &config);
   status = rc != 0 && rc != SIGTERM && rc != SIGINT;
-  fuse_loop_cfg_destroy (config);
   fuse_session_unmount (session);
 
 out_signals:

@@ -17,6 +17,7 @@
 #include <glib-unix.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define HTTP_SERVICE_UNAVAILABLE 503
 #define EXIT_CONFIG 2
@@ -119,7 +120,9 @@ on_reload (gpointer data)
   Serve *serve = data;
   g_autoptr (GError) error = NULL;
   int argc = serve->argc;
-  g_autofree char **argv = g_memdup2 (serve->argv, sizeof (char *) * (argc + 1));
+  /* A shallow copy: parsing the options moves the pointers in it, not in serve->argv. */
+  g_autofree char **argv = g_new (char *, argc + 1);
+  memcpy (argv, serve->argv, sizeof (char *) * (argc + 1));
   g_autoptr (VpAgentConfig) fresh = vp_agent_config_load (&argc, &argv, &error);
 
   if (!fresh)

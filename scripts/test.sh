@@ -13,7 +13,9 @@
 #      tests/packages.sh: the Debian packages built (here for 12, in a clean root for 13), passed by
 #      lintian, installed with apt in clean Debian 12 and 13 roots and checked there, and the hook
 #      against libvirtd's AppArmor profile; tests/rpm-spec.sh: vpower.spec built with rpmbuild;
-#   5. a short fuzz run of every harness (scripts/fuzz.sh 5).
+#   5. scripts/matrix.sh bullseye forky: the guest's half built (-Werror) and its make check run
+#      in clean Debian 11 and 14 roots, with their own libraries;
+#   6. a short fuzz run of every harness (scripts/fuzz.sh 5).
 # Ends with "N passed, N failed, N skipped" over every test case. Idempotent.
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -98,6 +100,17 @@ step "the RPM spec"
 tarball=$(ls "$src"/build-ci/vpower-*.tar.xz 2>/dev/null | head -n 1)
 tap_run rpm-spec "$src/tests/rpm-spec.sh" $tarball
 
+# The guest's half on the oldest and the newest Debian this archive serves, in clean roots
+# (scripts/matrix.sh; Debian 12 is this machine, Debian 13 is the packages' root).
+step "the guest's half in clean Debian 11 and 14 roots"
+VP_MATRIX_LOGS=$log_dir/matrix "$src/scripts/matrix.sh" bullseye forky >"$log_dir/matrix.log" 2>&1
+matrix_status=$?
+sed 's/^/matrix /' "$log_dir/matrix.log"
+matrix_passed=$(sed -n 's/^[a-z]* [a-z]*: \([0-9]*\) passed.*/\1/p' "$log_dir/matrix.log" | awk '{ n += $1 } END { print n + 0 }')
+matrix_failed=$(sed -n 's/^[a-z]* [a-z]*: [0-9]* passed, \([0-9]*\) failed.*/\1/p' "$log_dir/matrix.log" | awk '{ n += $1 } END { print n + 0 }')
+# A run that stopped without its lines still fails.
+[ $matrix_status -eq 0 ] || [ "$matrix_failed" -gt 0 ] || matrix_failed=1
+
 # Every parser of outside bytes under libFuzzer (clang, ASan+UBSan), briefly: a smoke run that
 # proves the harnesses build and run, and catches shallow crashes. Long runs: scripts/fuzz.sh 600.
 step "fuzz smoke"
@@ -123,6 +136,7 @@ done
   sed -n 's/^ok .*/:test-result: PASS/p; s/^not ok .*/:test-result: FAIL/p; s/^Bail out!.*/:test-result: ERROR/p
           s/^1\.\.0 # SKIP.*/:test-result: SKIP/p' "${tap_logs[@]}"
 } | awk -v distcheck=$distcheck_status -v fuzz=$fuzz_status -v tap_broken=$tap_broken \
+      -v matrix_passed="$matrix_passed" -v matrix_failed="$matrix_failed" \
       -v secs=$((SECONDS - started)) '
     /^:test-result: (PASS|XFAIL)/ { passed++ }
     /^:test-result: (FAIL|ERROR|XPASS)/ { failed++ }
@@ -131,6 +145,7 @@ done
       if (distcheck == 0) passed++; else failed++
       if (fuzz == 0) passed++; else failed++
       failed += tap_broken
+      passed += matrix_passed; failed += matrix_failed
       if (passed + failed == 2) failed++   # no test ran at all: that is a failure
       printf "# total time %d s\n", secs
       printf "%d passed, %d failed, %d skipped\n", passed, failed, skipped

@@ -399,10 +399,10 @@ serve_thread (gpointer data)
   sigfillset (&all);
   pthread_sigmask (SIG_BLOCK, &all, NULL);
 
-  struct fuse_loop_config *config = fuse_loop_cfg_create ();
-  fuse_loop_cfg_set_idle_threads (config, 8);
-  int rc = fuse_session_loop_mt (fuse->session, config);
-  fuse_loop_cfg_destroy (config);
+  /* FUSE API 35's loop configuration (libfuse 3.12 and later convert it):
+   * up to 8 idle workers kept, one device fd. */
+  struct fuse_loop_config config = { .clone_fd = 0, .max_idle_threads = 8 };
+  int rc = fuse_session_loop_mt (fuse->session, &config);
   g_debug ("fuse: the session loop ended (%d)", rc);
   g_atomic_int_set (&fuse->loop_ended, 1);
   g_idle_add (fuse->on_finished, fuse->user_data);

@@ -82,7 +82,7 @@ if command -v systemd-analyze >/dev/null; then
   warnings=$(cd "$verify_dir" && systemd-analyze verify --man=no $units_built 2>&1) && [ -z "$warnings" ]
   vp_ok $? "systemd-analyze verify accepts the units ($units_built)${warnings:+: $warnings}"
 else
-  vp_skip_or_fail "no systemd-analyze"
+  vp_skip_one "systemd-analyze verify accepts the units ($units_built)" "no systemd-analyze"
 fi
 rm -rf "$verify_dir"
 
