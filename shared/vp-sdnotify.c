@@ -53,5 +53,10 @@ vp_sd_watchdog_start (void)
   guint period_ms = (guint) MAX (1, MIN (usec / 2000, G_MAXUINT));
   g_message ("systemd watchdog: a keep-alive every %.1f s", period_ms / 1000.0);
   vp_sd_notify ("WATCHDOG=1");
-  return g_timeout_add (period_ms, on_watchdog, NULL);
+  /* On the caller's thread-default context: vpowerd's engine keeps its own (engine-loop.c). */
+  GSource *source = g_timeout_source_new (period_ms);
+  g_source_set_callback (source, on_watchdog, NULL, NULL);
+  guint id = g_source_attach (source, g_main_context_get_thread_default ());
+  g_source_unref (source);
+  return id;
 }

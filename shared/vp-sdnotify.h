@@ -11,6 +11,6 @@ gboolean vp_sd_notify (const char *state);
 
 /* When systemd asked for keep-alives (WatchdogSec= sets $WATCHDOG_USEC, and
  * $WATCHDOG_PID, if set, is this process), sends WATCHDOG=1 every half of
- * that period from the default main context, so a hung main loop stops the
+ * that period from the thread-default main context, so a hung main loop stops the
  * pings. Returns the source id, or 0 when no watchdog was asked for. */
 guint vp_sd_watchdog_start (void);

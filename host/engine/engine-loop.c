@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 typedef struct {
+  GMainContext *context;
   GMainLoop *loop;
   VpEngine *engine;
   VpShm *shm;
@@ -25,6 +26,25 @@ typedef struct {
 } EngineLoop;
 
 static gboolean on_tick (gpointer user_data);
+
+/* Attaches SOURCE, calling FUNC, to the engine's own main context; returns its id there. */
+static guint
+attach (GMainContext *context, GSource *source, GSourceFunc func, gpointer user_data)
+{
+  g_source_set_callback (source, func, user_data, NULL);
+  guint id = g_source_attach (source, context);
+  g_source_unref (source);
+  return id;
+}
+
+/* g_source_remove() looks in GLib's global default context only. */
+static void
+remove_source (GMainContext *context, guint id)
+{
+  GSource *source = id ? g_main_context_find_source_by_id (context, id) : NULL;
+  if (source)
+    g_source_destroy (source);
+}
 
 /* Ticks are scheduled on absolute deadlines so they do not drift by the
  * tick's own duration; after a stall we skip ahead rather than burst. */
@@ -36,7 +56,7 @@ schedule_tick (EngineLoop *self)
   self->next_tick_us += interval_us;
   if (self->next_tick_us <= now)
     self->next_tick_us = now + interval_us;
-  g_timeout_add ((guint) ((self->next_tick_us - now + 999) / 1000), on_tick, self);
+  attach (self->context, g_timeout_source_new ((guint) ((self->next_tick_us - now + 999) / 1000)), on_tick, self);
 }
 
 /* Hands the tick's snapshot to the mount holder. */
@@ -131,8 +151,18 @@ vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer u
 
   g_autofree char *own_control_path = NULL;
   g_autoptr (VpControl) control = start_control (engine, config, &own_control_path);
-  g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  /* The engine's timers and signal handlers live on a main context of its
+   * own, not on GLib's global default one. libvirt's event loop (the
+   * inventory's thread, in virEventRunDefaultImpl) iterates the global
+   * default context: there it ran our ticks on its thread, even after this
+   * loop had stopped and while the engine was being freed (a crash on
+   * SIGTERM); and libvirt 10 and later refuse to iterate a context that
+   * another thread holds. The watchdog attaches to the thread's default. */
+  g_autoptr (GMainContext) context = g_main_context_new ();
+  g_main_context_push_thread_default (context);
+  g_autoptr (GMainLoop) loop = g_main_loop_new (context, FALSE);
   EngineLoop self = {
+    .context = context,
     .loop = loop,
     .engine = engine,
     .shm = shm,
@@ -140,9 +170,9 @@ vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer u
     .next_tick_us = g_get_monotonic_time (),
   };
   guint sources[] = {
-    g_unix_signal_add (SIGTERM, on_stop_signal, &self),
-    g_unix_signal_add (SIGINT, on_stop_signal, &self),
-    g_unix_signal_add (SIGHUP, on_sighup, &self),
+    attach (context, g_unix_signal_source_new (SIGTERM), on_stop_signal, &self),
+    attach (context, g_unix_signal_source_new (SIGINT), on_stop_signal, &self),
+    attach (context, g_unix_signal_source_new (SIGHUP), on_sighup, &self),
   };
 
   /* The first publication should list every defined VM, so that its
@@ -159,10 +189,10 @@ vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer u
   /* Under a mount holder, the holder answers systemd's watchdog. */
   guint watchdog = shm ? 0 : vp_sd_watchdog_start ();
   g_main_loop_run (loop);
-  g_clear_handle_id (&watchdog, g_source_remove);
+  remove_source (context, watchdog);
 
   for (gsize i = 0; i < G_N_ELEMENTS (sources); i++)
-    g_source_remove (sources[i]);
+    remove_source (context, sources[i]);
   g_clear_pointer (&http, vp_httpd_stop);
   g_clear_pointer (&control, vp_control_stop);
   if (own_control_path)
@@ -171,5 +201,6 @@ vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer u
     g_message ("stopped; counters saved in %s", config->state_dir);
   else
     g_warning ("stopped, but the counters could not be saved: %s", error->message);
+  g_main_context_pop_thread_default (context);
   return EXIT_SUCCESS;
 }
