@@ -3,27 +3,42 @@
 # The stacks people run (issue 23): vpower's guest half built and tested in clean roots of other
 # Debian releases, against each release's own GLib, FUSE, libmicrohttpd and json-glib.
 #
-#   scripts/matrix.sh [RELEASE...]     default: bullseye bookworm trixie forky
+#   scripts/matrix.sh [RELEASE[:PART]...]
+#       default: bullseye:guest bookworm:guest trixie:guest forky:guest trixie:host
+#       RELEASE alone: its guest part, and its host part where there is one
 #
-# For each RELEASE, in a clean root (scripts/root.sh: made with mmdebstrap, cached in
+# Each part runs in a clean root of RELEASE (scripts/root.sh: made with mmdebstrap, cached in
 # /var/cache/vpower-roots and rebuilt after a week), with /proc, /sys and /dev (and so /dev/fuse)
 # bound in a private mount namespace:
 #   guest: a copy of the tree, `configure --disable-host --enable-werror` (no libvirt in the
 #          root), `make`, then `make check`: the guest's unit tests, the agent's tree against
 #          tests/tree-checks.sh over a real FUSE mount made in the root, its HTTP, install and man
 #          pages. The compiler holds the code to the floors of configure.ac.
+#   host:  (trixie: libvirt 11.3, QEMU 10.0) both halves built with --enable-werror, the root's
+#          own libvirtd started there, and tests/channel-guest.sh and tests/migration-guest.sh run
+#          against it with TCG guests (the guest's kernel and initramfs are built on this machine,
+#          in $VP_GUEST_CACHE or ./build-guest-cache, and bound in).
 # Prints one line per part, "RELEASE PART: N passed, N failed[, N skipped]", and exits 1 when a
 # part failed or a root could not be made (the archive unreachable is a failure, not a skip).
 # Logs stay in $VP_MATRIX_LOGS (default ./build-logs/matrix).
 set -uo pipefail
 
-usage () { sed -n '3,16s/^# \{0,1\}//p' "$0"; }
+usage () { sed -n '3,24s/^# \{0,1\}//p' "$0"; }
 case ${1:-} in -h|--help) usage; exit 0 ;; -*) usage >&2; exit 2 ;; esac
 [ "$(id -u)" -eq 0 ] || { echo "matrix: run as root (roots, mounts)" >&2; exit 1; }
 
 src=$(cd "$(dirname "$0")/.." && pwd)
-releases=("$@")
-[ ${#releases[@]} -gt 0 ] || releases=(bullseye bookworm trixie forky)
+parts=()
+for arg in "${@:-bullseye bookworm trixie forky}"; do
+  for word in $arg; do
+    case $word in
+      bullseye|bookworm|forky) parts+=("$word:guest") ;;
+      trixie) parts+=(trixie:guest trixie:host) ;;
+      bullseye:guest|bookworm:guest|trixie:guest|forky:guest|trixie:host) parts+=("$word") ;;
+      *) echo "matrix: unknown part $word (RELEASE[:guest|:host]; host only on trixie)" >&2; exit 2 ;;
+    esac
+  done
+done
 logs=${VP_MATRIX_LOGS:-$PWD/build-logs/matrix}
 mkdir -p "$logs"
 logs=$(cd "$logs" && pwd)
@@ -35,6 +50,14 @@ trap 'rm -rf "$work"' EXIT
 guest_packages=(build-essential autoconf automake libtool pkg-config
                 libglib2.0-dev libfuse3-dev fuse3 libmicrohttpd-dev libjson-glib-dev
                 python3 curl openssl file man-db groff-base procps prometheus systemd)
+
+# The host's half, and what its guest tests use: libvirtd and QEMU, and the tools of
+# tests/guest (busybox for the initramfs, node_exporter for the guest's overlay).
+host_packages=(build-essential autoconf automake libtool pkg-config
+               libvirt-dev libglib2.0-dev libfuse3-dev fuse3 libmicrohttpd-dev libjson-glib-dev
+               libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
+               python3 curl openssl file procps busybox-static cpio xz-utils kmod
+               prometheus prometheus-node-exporter)
 
 failed=0
 # report RELEASE PART LOG STATUS: the line for one part, from automake's test-suite summary.
@@ -58,7 +81,8 @@ report () {
 }
 
 guest_part () {
-  local release=$1 tarball root log=$logs/$release-guest.log
+  local release=$1 tarball root log
+  log=$logs/$release-guest.log
   : >"$log"
   if ! tarball=$("$src/scripts/root.sh" tarball "$release" "${guest_packages[@]}" 2>>"$log"); then
     echo "$release guest: 0 passed, 1 failed (cannot make a $release root: $(tail -1 "$log"))"
@@ -83,10 +107,67 @@ guest_part () {
   rm -rf "$root"
 }
 
-for release in "${releases[@]}"; do
-  case $release in
-    bullseye|bookworm|trixie|forky) guest_part "$release" ;;
-    *) echo "matrix: unknown release $release (bullseye, bookworm, trixie, forky)" >&2; exit 2 ;;
+# stop_root_processes ROOT: the root's libvirtd and any QEMU it left outlive `root.sh run` (they
+# daemonise); they are the processes whose root directory is ROOT.
+stop_root_processes () {
+  local proc pids=()
+  for proc in /proc/[0-9]*; do
+    [ "$(readlink "$proc/root" 2>/dev/null)" = "$1" ] && pids+=("${proc#/proc/}")
+  done
+  [ ${#pids[@]} -gt 0 ] || return 0
+  kill -TERM "${pids[@]}" 2>/dev/null
+  for _ in $(seq 50); do kill -0 "${pids[@]}" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "${pids[@]}" 2>/dev/null
+}
+
+# host_part RELEASE: the host's guest tests against RELEASE's own libvirtd and QEMU.
+host_part () {
+  local release=$1 tarball root log cache
+  log=$logs/$release-host.log
+  : >"$log"
+  cache=${VP_GUEST_CACHE:-$PWD/build-guest-cache}
+  mkdir -p "$cache"
+  cache=$(cd "$cache" && pwd)
+  # This machine's Debian kernel and busybox: the guest's own system does not matter here.
+  if ! "$src/tests/guest/build-guest.sh" "$cache" >>"$log" 2>&1; then
+    echo "$release host: 0 passed, 1 failed (cannot build the test guest: $(tail -1 "$log"))"
+    failed=1
+    return
+  fi
+  if ! tarball=$("$src/scripts/root.sh" tarball "$release" "${host_packages[@]}" 2>>"$log"); then
+    echo "$release host: 0 passed, 1 failed (cannot make a $release root: $(tail -1 "$log"))"
+    failed=1
+    return
+  fi
+  root=$work/$release-host
+  "$src/scripts/root.sh" unpack "$tarball" "$root" &&
+    "$src/scripts/copy-tree.sh" "$root/src" || { echo "$release host: 0 passed, 1 failed (cannot unpack)"; failed=1; return; }
+  "$src/scripts/root.sh" run "$root" --bind "$cache:/guest-cache" -- /bin/bash -c '
+    set -e
+    cd /src
+    echo "== $(. /etc/os-release; echo "$PRETTY_NAME"): libvirt $(pkg-config --modversion libvirt), $(qemu-system-x86_64 --version | head -1)"
+    autoreconf -fi
+    mkdir build && cd build
+    ../configure --prefix=/usr --sysconfdir=/etc --localstatedir=/var --enable-werror
+    make -j"$(nproc)"
+    # QEMU as root without mount namespaces: this root has no systemd, and runs inside a
+    # private mount namespace already (real-components.md).
+    echo "namespaces = [ ]" >>/etc/libvirt/qemu.conf
+    /src/scripts/setup-libvirtd.sh
+    echo "== libvirtd $(libvirtd --version)"
+    CI="$1" VP_GUEST_CACHE=/guest-cache make check TESTS="$2"' \
+    bash "${CI:-}" "${VP_MATRIX_HOST_TESTS:-tests/channel-guest.sh tests/migration-guest.sh}" >>"$log" 2>&1
+  local status=$?
+  [ $status -eq 0 ] || cp "$root/src/build/test-suite.log" "$logs/$release-host-test-suite.log" 2>/dev/null
+  report "$release" host "$log" $status
+  stop_root_processes "$root"
+  rm -rf "$root"
+}
+
+for part in "${parts[@]}"; do
+  case $part in
+    *:guest) guest_part "${part%:*}" ;;
+    *:host) host_part "${part%:*}" ;;
   esac
 done
 exit $failed

@@ -61,6 +61,9 @@ case ${1:-} in
     exec unshare -m --propagation private /bin/bash -c '
       set -e
       root=$1; shift
+      # The root a mount point of its own, so that inside it "/" is one: a nested
+      # `unshare -m --propagation private` (a second libvirtd) must change its propagation.
+      mount --bind "$root" "$root"
       mount -t proc proc "$root/proc"
       mount --rbind /sys "$root/sys"
       mount --rbind /dev "$root/dev"

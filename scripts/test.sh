@@ -9,7 +9,7 @@
 #      QEMU guests, Prometheus, node_exporter, the RAPL readers, apt) included: their one run;
 #   3. tests/newcomer.sh: the README's demo, each mode, and its Quick start, from fresh copies of
 #      the tree with no build directory;
-#   4. tests/halves.sh: each half configured, built and tested alone, the guest's without libvirt;
+#   4. tests/halves.sh: the guest's half configures without libvirt, the host's builds alone;
 #      tests/packages.sh: the Debian packages built (here for 12, in a clean root for 13), passed by
 #      lintian, installed with apt in clean Debian 12 and 13 roots and checked there, and the hook
 #      against libvirtd's AppArmor profile; tests/rpm-spec.sh: vpower.spec built with rpmbuild;

@@ -152,7 +152,8 @@ window_start
 python3 - "$sock" <<'PY' >"$work/waves.out"
 import socket, sys, threading, time
 def client():
-    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+    s = socket.socket(socket.AF_UNIX); s.settimeout(30)   # an unanswered request fails, never hangs
+    s.connect(sys.argv[1])
     s.sendall(b'{"command":"list"}\n'); s.shutdown(socket.SHUT_WR)
     while s.recv(65536): pass
 n, end = 0, time.time() + 10

@@ -83,7 +83,7 @@ vp_start_mounted "$work/vpowerd-a.log" --connect "$URI_A" --powercap-root "$work
 URL_A=$VP_URL
 port_b=$(vp_free_port)
 URL_B=http://127.0.0.1:$port_b
-nsenter -m -t "$b_ns" "$VPOWERD" --foreground --listen "127.0.0.1:$port_b" --connect "$URI_B" --host-id host-b \
+nsenter -m -r -t "$b_ns" "$VPOWERD" --foreground --listen "127.0.0.1:$port_b" --connect "$URI_B" --host-id host-b \
   --powercap-root "$work/rapl-b" --state-dir "$work/state-b" --mount "$work/mnt-b" --runtime-dir "$work/run-b" \
   "${common[@]}" >>"$work/vpowerd-b.log" 2>&1 &
 B_PID=$!
@@ -156,7 +156,7 @@ vp_ok $? "B publishes the VM, running"
 # (The arrival is counted at the resume event, and the channel connects at a tick: both may
 # follow the running state by a tick.)
 arrived_on_b () {
-  nsenter -m -t "$b_ns" test -r "$work/mnt-b/$vm/intel-rapl:0/energy_uj" &&
+  nsenter -m -r -t "$b_ns" test -r "$work/mnt-b/$vm/intel-rapl:0/energy_uj" &&
   [ "$(vm_json "$URL_B" "(v['arrival'], v['migrations_in'], v['channel'])")" = "('migrated', 1, 'connected')" ] &&
   vp_get "$URL_B/metrics" | grep -q "^vpower_vm_info{domain=\"$vm\",.*arrival=\"migrated\"} 1" &&
   vp_get "$URL_B/metrics" | grep -q "^vpower_vm_migrations_total{domain=\"$vm\",.*direction=\"in\"} 1"
@@ -325,5 +325,5 @@ vp_wait_for 20 forgotten && [ "$(grep -c "left .* days ago and has not come back
 vp_ok $? "departed-retention 0: B forgets the counters it kept for the VM, and logs it once"
 
 grep -E 'migrat|left|back|arriv|resumed|lost' "$work/vpowerd-a.log" | sed 's/^/# A: /' | tail -14
-grep -E 'migrat|left|back|arriv|resumed|lost' "$work/vpowerd-b.log" | sed 's/^/# B: /' | tail -10
+grep -E 'migrat|left|back|arriv|resumed|lost|gone' "$work/vpowerd-b.log" | sed 's/^/# B: /' | tail -14
 vp_finish

@@ -39,7 +39,7 @@ replay (VpLifecycle *life, const Step *steps, const Expect *expect, guint n)
       gint64 now = 1000000 * (gint64) (i + 1);
       g_autofree char *a = steps[i].event == NONE ? NULL
                            : vp_lifecycle_event (life, "vm", steps[i].event, steps[i].detail, now);
-      g_autofree char *b = steps[i].state == GONE ? NULL
+      g_autofree char *b = steps[i].state == GONE ? vp_lifecycle_gone (life, "vm", now)
                            : vp_lifecycle_reconcile (life, "vm", steps[i].state, steps[i].reason, now);
       said += (a != NULL) + (b != NULL);
       if (a)
@@ -94,6 +94,38 @@ test_destination_transient (void)
     { VP_MOVE_DEPARTED, VP_ARRIVAL_MIGRATED, TRUE, TRUE },
   };
   replay (&life, steps, expect, G_N_ELEMENTS (steps));
+}
+
+/* Seen on Debian 13 (libvirt 11.3, QEMU 10.0), destination side, transient domain going away:
+ * vpowerd looks the domain up, prompted by something other than its lifecycle event, and finds it
+ * gone before Stopped/Migrated arrives. Gone during its outgoing migration, it left: its counters
+ * are kept (vpowerd 0.1 dropped them there, and B's books lost the VM's energy). */
+static void
+test_destination_transient_gone_first (void)
+{
+  VpLifecycle life = { 0 };
+  const Step steps[] = {
+    { VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_MIGRATED, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_MIGRATION },
+    { VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_MIGRATED, VIR_DOMAIN_RUNNING, VIR_DOMAIN_RUNNING_MIGRATED },
+    { VIR_DOMAIN_EVENT_SUSPENDED, VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED, VIR_DOMAIN_PAUSED, VIR_DOMAIN_PAUSED_MIGRATION },
+    { NONE, 0, GONE, 0 },
+    { VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_MIGRATED, GONE, 0 },
+  };
+  const Expect expect[] = {
+    { VP_MOVE_INCOMING, VP_ARRIVAL_MIGRATED, FALSE, FALSE },
+    { VP_MOVE_NONE, VP_ARRIVAL_MIGRATED, TRUE, FALSE },
+    { VP_MOVE_OUTGOING, VP_ARRIVAL_MIGRATED, TRUE, FALSE },
+    { VP_MOVE_DEPARTED, VP_ARRIVAL_MIGRATED, TRUE, TRUE },
+    { VP_MOVE_DEPARTED, VP_ARRIVAL_MIGRATED, TRUE, TRUE },
+  };
+  /* arriving, resumed, paused to leave, gone so left; the late stop says nothing */
+  g_assert_cmpuint (replay (&life, steps, expect, G_N_ELEMENTS (steps)), ==, 4);
+
+  /* A domain gone with no migration under way is not taken for one that left. */
+  VpLifecycle plain = { 0 };
+  g_autofree char *said = vp_lifecycle_gone (&plain, "vm", 1);
+  g_assert_null (said);
+  g_assert_cmpint (plain.move, ==, VP_MOVE_NONE);
 }
 
 /* Recorded: the destination handled Started/Migrated when the domain
@@ -271,6 +303,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/lifecycle/source-there-and-back", test_source_there_and_back);
   g_test_add_func ("/lifecycle/destination-transient", test_destination_transient);
+  g_test_add_func ("/lifecycle/destination-transient-gone-first", test_destination_transient_gone_first);
   g_test_add_func ("/lifecycle/destination-late-handling", test_destination_late_handling);
   g_test_add_func ("/lifecycle/aborted-precopy", test_aborted_precopy);
   g_test_add_func ("/lifecycle/failure-at-each-phase", test_failure_at_each_phase);

@@ -136,8 +136,8 @@ start_control (VpEngine *engine, const VpConfig *config, char **own_path)
   return control;
 }
 
-int
-vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer user_data)
+static int
+run_on (GMainContext *context, const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (VpEngine) engine = vp_engine_new (config, TRUE, shm ? vp_shm_origin_key (shm) : 0, &error);
@@ -151,15 +151,6 @@ vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer u
 
   g_autofree char *own_control_path = NULL;
   g_autoptr (VpControl) control = start_control (engine, config, &own_control_path);
-  /* The engine's timers and signal handlers live on a main context of its
-   * own, not on GLib's global default one. libvirt's event loop (the
-   * inventory's thread, in virEventRunDefaultImpl) iterates the global
-   * default context: there it ran our ticks on its thread, even after this
-   * loop had stopped and while the engine was being freed (a crash on
-   * SIGTERM); and libvirt 10 and later refuse to iterate a context that
-   * another thread holds. The watchdog attaches to the thread's default. */
-  g_autoptr (GMainContext) context = g_main_context_new ();
-  g_main_context_push_thread_default (context);
   g_autoptr (GMainLoop) loop = g_main_loop_new (context, FALSE);
   EngineLoop self = {
     .context = context,
@@ -201,6 +192,23 @@ vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer u
     g_message ("stopped; counters saved in %s", config->state_dir);
   else
     g_warning ("stopped, but the counters could not be saved: %s", error->message);
-  g_main_context_pop_thread_default (context);
   return EXIT_SUCCESS;
+}
+
+int
+vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer user_data)
+{
+  /* The engine's timers, signal handlers and control socket live on a main
+   * context of its own, made the thread's default before any of them is
+   * made, not on GLib's global default one. libvirt's event loop (the
+   * inventory's thread, in virEventRunDefaultImpl) iterates the global
+   * default context: there it ran our ticks on its thread, even after this
+   * loop had stopped and while the engine was being freed (a crash on
+   * SIGTERM); and libvirt 10 and later refuse to iterate a context that
+   * another thread holds. */
+  g_autoptr (GMainContext) context = g_main_context_new ();
+  g_main_context_push_thread_default (context);
+  int status = run_on (context, config, shm, ready, user_data);
+  g_main_context_pop_thread_default (context);
+  return status;
 }

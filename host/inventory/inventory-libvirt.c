@@ -205,6 +205,9 @@ refresh_domain (LibvirtInventory *inventory, virConnectPtr conn, const char *uui
 
   if (!domain)
     {
+      g_autofree char *left = old ? vp_lifecycle_gone (&life, name, now_us) : NULL;
+      if (left)
+        g_message ("libvirt: %s", left);
       if (old && life.move == VP_MOVE_DEPARTED)
         {
           VpVmInfo *gone = vp_vm_info_new (old->name, uuid, "shutoff", 0);

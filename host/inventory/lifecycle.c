@@ -142,6 +142,17 @@ vp_lifecycle_event (VpLifecycle *life, const char *name, int event, int detail, 
 }
 
 char *
+vp_lifecycle_gone (VpLifecycle *life, const char *name, gint64 now_us)
+{
+  if (life->move != VP_MOVE_OUTGOING)
+    return NULL;
+  life->move = VP_MOVE_DEPARTED;
+  life->departed_us = now_us;
+  return g_strdup_printf ("VM %s is gone at the end of its outgoing migration: it left for another host; its "
+                          "counters are kept here for its return", name);
+}
+
+char *
 vp_lifecycle_reconcile (VpLifecycle *life, const char *name, int state, int reason, gint64 now_us)
 {
   gboolean active = state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED || state == VIR_DOMAIN_BLOCKED ||

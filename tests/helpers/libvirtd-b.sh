@@ -11,7 +11,8 @@
 #                             With VP_B_HOOK=FILE, FILE is B's qemu hook.
 #   libvirtd-b.sh stop DIR    stops B (and any QEMU it still runs).
 #
-# Run a program as B's host with: nsenter -m -t "$(cat DIR/libvirtd.pid)" PROGRAM...
+# Run a program as B's host with: nsenter -m -r -t "$(cat DIR/libvirtd.pid)" PROGRAM... (-r: B's root
+# directory too; entering a mount namespace resets it, which matters in a chroot)
 set -euo pipefail
 
 die () { echo "libvirtd-b: $*" >&2; exit 1; }
