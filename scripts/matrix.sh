@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# The stacks people run (issue 23): vpower's guest half built and tested in clean roots of other
-# Debian releases, against each release's own GLib, FUSE, libmicrohttpd and json-glib.
+# The stacks people run (issue 23): vpower built and tested in clean roots of other Debian
+# releases: the guest's half against each release's own GLib, FUSE, libmicrohttpd and json-glib,
+# the host's against Debian 13's own libvirtd and QEMU.
 #
 #   scripts/matrix.sh [RELEASE[:PART]...]
 #       default: bullseye:guest bookworm:guest trixie:guest forky:guest trixie:host
@@ -17,13 +18,14 @@
 #   host:  (trixie: libvirt 11.3, QEMU 10.0) both halves built with --enable-werror, the root's
 #          own libvirtd started there, and tests/channel-guest.sh and tests/migration-guest.sh run
 #          against it with TCG guests (the guest's kernel and initramfs are built on this machine,
-#          in $VP_GUEST_CACHE or ./build-guest-cache, and bound in).
+#          in $VP_GUEST_CACHE or ./build-guest-cache, and bound in). $VP_MATRIX_HOST_TESTS
+#          names other tests to run there instead.
 # Prints one line per part, "RELEASE PART: N passed, N failed[, N skipped]", and exits 1 when a
 # part failed or a root could not be made (the archive unreachable is a failure, not a skip).
 # Logs stay in $VP_MATRIX_LOGS (default ./build-logs/matrix).
 set -uo pipefail
 
-usage () { sed -n '3,24s/^# \{0,1\}//p' "$0"; }
+usage () { sed -n '3,26s/^# \{0,1\}//p' "$0"; }
 case ${1:-} in -h|--help) usage; exit 0 ;; -*) usage >&2; exit 2 ;; esac
 [ "$(id -u)" -eq 0 ] || { echo "matrix: run as root (roots, mounts)" >&2; exit 1; }
 

@@ -204,8 +204,8 @@ vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer u
    * inventory's thread, in virEventRunDefaultImpl) iterates the global
    * default context: there it ran our ticks on its thread, even after this
    * loop had stopped and while the engine was being freed (a crash on
-   * SIGTERM); and libvirt 10 and later refuse to iterate a context that
-   * another thread holds. */
+   * SIGTERM); and newer libvirt, whose virEventRunDefaultImpl first
+   * acquires that context, fails while another thread holds it. */
   g_autoptr (GMainContext) context = g_main_context_new ();
   g_main_context_push_thread_default (context);
   int status = run_on (context, config, shm, ready, user_data);

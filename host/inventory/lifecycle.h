@@ -44,9 +44,10 @@ char *vp_lifecycle_event (VpLifecycle *life, const char *name, int event, int de
 char *vp_lifecycle_reconcile (VpLifecycle *life, const char *name, int state, int reason, gint64 now_us);
 
 /* The domain is gone from libvirt (a transient domain that stopped). Gone
- * while its outgoing migration was under way, it left for another host: the
- * event that says so may come after (libvirt 11 looks it up gone first).
- * Returns a log line (free it) or NULL. */
+ * while its outgoing migration was under way, it left for another host: with
+ * libvirt 11 the inventory, prompted by another callback, can find it gone
+ * before the Stopped/Migrated event that says so arrives. Returns a log line
+ * (free it) or NULL. */
 char *vp_lifecycle_gone (VpLifecycle *life, const char *name, gint64 now_us);
 
 const char *vp_arrival_to_string (VpArrival arrival);
