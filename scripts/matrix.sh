@@ -15,17 +15,19 @@
 #          root), `make`, then `make check`: the guest's unit tests, the agent's tree against
 #          tests/tree-checks.sh over a real FUSE mount made in the root, its HTTP, install and man
 #          pages. The compiler holds the code to the floors of configure.ac.
-#   host:  (trixie: libvirt 11.3, QEMU 10.0) both halves built with --enable-werror, the root's
-#          own libvirtd started there, and tests/channel-guest.sh and tests/migration-guest.sh run
-#          against it with TCG guests (the guest's kernel and initramfs are built on this machine,
-#          in $VP_GUEST_CACHE or ./build-guest-cache, and bound in). $VP_MATRIX_HOST_TESTS
-#          names other tests to run there instead.
+#   host:  (trixie: libvirt 11.3, QEMU 10.0, virtiofsd 1.13) both halves built with
+#          --enable-werror, the root's own libvirtd started there, and tests/channel-guest.sh,
+#          tests/migration-guest.sh and tests/share-migration.sh run against it with TCG guests
+#          (the guest's kernel and initramfs are built on this machine, in $VP_GUEST_CACHE or
+#          ./build-guest-cache, and bound in). $VP_MATRIX_HOST_TESTS names other tests to run
+#          there instead.
 # Prints one line per part, "RELEASE PART: N passed, N failed[, N skipped]", and exits 1 when a
 # part failed or a root could not be made (the archive unreachable is a failure, not a skip).
-# Logs stay in $VP_MATRIX_LOGS (default ./build-logs/matrix).
+# Logs stay in $VP_MATRIX_LOGS (default ./build-logs/matrix), the host part's tests' own in
+# RELEASE-host-tests/ there.
 set -uo pipefail
 
-usage () { sed -n '3,26s/^# \{0,1\}//p' "$0"; }
+usage () { awk 'NR >= 3 && !/^#/ { exit } NR >= 3 { sub(/^# ?/, ""); print }' "$0"; }
 case ${1:-} in -h|--help) usage; exit 0 ;; -*) usage >&2; exit 2 ;; esac
 [ "$(id -u)" -eq 0 ] || { echo "matrix: run as root (roots, mounts)" >&2; exit 1; }
 
@@ -59,7 +61,7 @@ host_packages=(build-essential autoconf automake libtool pkg-config
                libvirt-dev libglib2.0-dev libfuse3-dev fuse3 libmicrohttpd-dev libjson-glib-dev
                libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
                python3 curl openssl file procps busybox-static cpio xz-utils kmod
-               prometheus prometheus-node-exporter)
+               prometheus prometheus-node-exporter virtiofsd)
 
 failed=0
 # report RELEASE PART LOG STATUS: the line for one part, from automake's test-suite summary.
@@ -158,9 +160,12 @@ host_part () {
     /src/scripts/setup-libvirtd.sh
     echo "== libvirtd $(libvirtd --version)"
     CI="$1" VP_GUEST_CACHE=/guest-cache make check TESTS="$2"' \
-    bash "${CI:-}" "${VP_MATRIX_HOST_TESTS:-tests/channel-guest.sh tests/migration-guest.sh}" >>"$log" 2>&1
+    bash "${CI:-}" "${VP_MATRIX_HOST_TESTS:-tests/channel-guest.sh tests/migration-guest.sh tests/share-migration.sh}" >>"$log" 2>&1
   local status=$?
   [ $status -eq 0 ] || cp "$root/src/build/test-suite.log" "$logs/$release-host-test-suite.log" 2>/dev/null
+  # Each test's own log, passed or not: what it measured on this stack (its "#" lines).
+  rm -rf "$logs/$release-host-tests" && mkdir -p "$logs/$release-host-tests" &&
+    cp "$root"/src/build/tests/*.log "$logs/$release-host-tests/" 2>/dev/null
   report "$release" host "$log" $status
   stop_root_processes "$root"
   rm -rf "$root"

@@ -63,6 +63,26 @@ vp_share_device_xml (VpShareTransport transport, const char *source_dir, const c
 }
 
 const char *
+vp_share_migration_warning (VpShareTransport transport)
+{
+  switch (transport)
+    {
+    case VP_SHARE_9P:
+      /* QEMU's 9p device adds a migration blocker while the guest has it mounted. */
+      return "a 9p share mounted in the guest blocks live migration and save (virsh save, managed save, "
+             "libvirt-guests' suspend) on QEMU 7.2 and 10.0 alike; use the channel for VMs that move";
+    case VP_SHARE_VIRTIOFS:
+      /* libvirt migrates vhost-user-fs only when virtiofsd's descriptor says "migrate-precopy". */
+      return "a virtiofs share blocks live migration and save unless virtiofsd can migrate (Debian 13's "
+             "virtiofsd 1.13 can, Debian 12's cannot); where it does, the guest's energy_uj jumps to the "
+             "other host's counter at each migration; use the channel for VMs that move";
+    case VP_SHARE_CHANNEL:
+    default:
+      return NULL;
+    }
+}
+
+const char *
 vp_share_memory_backing_xml (void)
 {
   return "<memoryBacking>\n"

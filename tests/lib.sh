@@ -255,6 +255,85 @@ sys.exit(0 if ok else 1)' "$2" "${3:-0}"
 # vp_metric TEXT-FILE NAME{LABELS}: the value of one sample in an exposition.
 vp_metric () { awk -v key="$2" '$1 == key { print $2; found = 1 } END { exit !found }' "$1"; }
 
+# Two hosts on one machine, for the migration tests: A is the system libvirtd, B a second libvirtd
+# in its own mount namespace (tests/helpers/libvirtd-b.sh, in $work/B). Each has its own vpowerd,
+# state, port, host id and fixture RAPL at a known power of its own (A 100 W, B 60 W); B runs
+# vpower-hook aimed at its vpowerd, as a host with vpower installed does.
+# vp_two_hosts_start B-MOUNT VPOWERD-ARG...: starts them all. A's vpowerd is vp_start_mounted's
+# ($VP_MNT); B's mounts at B-MOUNT in B's namespace, which is made first and so does not see A's
+# mount: B-MOUNT may be A's path, as on two real hosts. Sets URI_B, b_ns (B's libvirtd, for
+# nsenter -m -r -t), URL_A, URL_B and B_PID; says what failed on stderr. Logs in $work: setup.log,
+# vpowerd-a.log, vpowerd-b.log. The caller's cleanup stops B_PID and runs libvirtd-b.sh stop.
+vp_two_hosts_start () {
+  local b_mount=$1 port_b h
+  shift
+  printf '#!/bin/sh\nexec "%s" --runtime-dir "%s" "$@"\n' "$abs_top_builddir/vpower-hook" "$work/run-b" >"$work/hook-b"
+  URI_B=$(VP_B_HOOK=$work/hook-b "$abs_top_srcdir/tests/helpers/libvirtd-b.sh" start "$work/B" 2>>"$work/setup.log") ||
+    { echo "libvirtd B did not start" >&2; return 1; }
+  b_ns=$(cat "$work/B/libvirtd.pid")
+  for h in a b; do cp -R "$abs_top_srcdir/tests/data/powercap/single" "$work/rapl-$h" || return 1; done
+  "$VP_FAKE_RAPL" "$work/rapl-a" intel-rapl:0=100 intel-rapl:0:0=40 intel-rapl:0:1=10 & pids+=($!)
+  "$VP_FAKE_RAPL" "$work/rapl-b" intel-rapl:0=60 intel-rapl:0:0=25 intel-rapl:0:1=5 & pids+=($!)
+  vp_start_mounted "$work/vpowerd-a.log" --connect qemu:///system --powercap-root "$work/rapl-a" --host-id host-a \
+    --state-dir "$work/state-a" "$@" || { echo "vpowerd A did not start" >&2; return 1; }
+  URL_A=$VP_URL
+  port_b=$(vp_free_port)
+  URL_B=http://127.0.0.1:$port_b
+  nsenter -m -r -t "$b_ns" "$VPOWERD" --foreground --listen "127.0.0.1:$port_b" --connect "$URI_B" --host-id host-b \
+    --powercap-root "$work/rapl-b" --state-dir "$work/state-b" --mount "$b_mount" --runtime-dir "$work/run-b" \
+    "$@" >>"$work/vpowerd-b.log" 2>&1 &
+  B_PID=$!
+  vp_wait_for 20 vp_host_b_serves "$b_mount" || { echo "vpowerd B did not start" >&2; return 1; }
+}
+# vp_host_b_serves B-MOUNT: B's vpowerd runs, has ticked, and its tree is mounted in B's namespace.
+vp_host_b_serves () {
+  kill -0 "$B_PID" 2>/dev/null && nsenter -m -r -t "$b_ns" mountpoint -q "$1" &&
+    [ "$(vp_get "$URL_B/api/v1/host" 2>/dev/null | vp_json 'd["ticks"]' 2>/dev/null)" -ge 1 ] 2>/dev/null
+}
+
+# The system libvirtd's qemu hook, for the tests whose domains need vpower-hook (a transient domain's
+# directory made before it starts; an incoming migration's). libvirtd looks for hooks when it starts
+# and when it is reloaded (SIGHUP: `systemctl reload libvirtd`, as vpower-host's postinst does).
+# VP_HOOK_LINK is a stub that forwards to the vpower-hook named in VP_HOOK_ENV, the test's own, and
+# does nothing when no test runs.
+VP_HOOK_LINK=/etc/libvirt/hooks/qemu.d/vpower-test
+VP_HOOK_ENV=/run/vpower-test/hook.env
+VP_RELOAD_NOTE=/run/vpower-test/reloads
+
+# vp_libvirt_hook_install: puts the stub in qemu.d (not yet seen by libvirtd: vp_libvirtd_reload).
+vp_libvirt_hook_install () {
+  mkdir -p "$(dirname "$VP_HOOK_LINK")" "$(dirname "$VP_HOOK_ENV")" || return 1
+  printf '%s\n' '#!/bin/sh' \
+    "# vpower test suite: forward the qemu hook to the current test's vpower-hook, if any." \
+    "[ -r $VP_HOOK_ENV ] || exit 0" \
+    ". $VP_HOOK_ENV" \
+    'exec "$VP_HOOK" --runtime-dir "$VP_HOOK_RUNTIME_DIR" "$@"' >"$VP_HOOK_LINK.tmp" &&
+    chmod 755 "$VP_HOOK_LINK.tmp" && mv "$VP_HOOK_LINK.tmp" "$VP_HOOK_LINK"
+}
+
+# vp_libvirt_hook_use HOOK RUNTIME-DIR: the stub runs HOOK --runtime-dir RUNTIME-DIR from now on
+# (remove $VP_HOOK_ENV at the end).
+vp_libvirt_hook_use () {
+  mkdir -p "$(dirname "$VP_HOOK_ENV")" &&
+    printf 'VP_HOOK=%s\nVP_HOOK_RUNTIME_DIR=%s\n' "$1" "$2" >"$VP_HOOK_ENV"
+}
+
+# vp_libvirtd_reload: SIGHUP the system libvirtd, then wait until the reload is through. A daemon
+# hook notes each reload; libvirtd runs it after it has looked for hooks again, so its note says
+# that libvirtd knows what qemu.d holds now.
+vp_libvirtd_reload () {
+  local note_hook=/etc/libvirt/hooks/daemon.d/vpower-test-reload before
+  if [ ! -x "$note_hook" ]; then
+    mkdir -p "$(dirname "$note_hook")" "$(dirname "$VP_RELOAD_NOTE")" || return 1
+    printf '%s\n' '#!/bin/sh' '# vpower test suite: note each libvirtd reload (tests/lib.sh).' \
+      "[ \"\$2\" = reload ] && echo \"\$*\" >>$VP_RELOAD_NOTE" 'exit 0' >"$note_hook.tmp" &&
+      chmod 755 "$note_hook.tmp" && mv "$note_hook.tmp" "$note_hook" || return 1
+  fi
+  before=$(wc -l 2>/dev/null <"$VP_RELOAD_NOTE" || echo 0)
+  kill -HUP "$(cat /run/libvirtd.pid)" || return 1
+  vp_wait_for 30 eval '[ "$(wc -l 2>/dev/null <"$VP_RELOAD_NOTE" || echo 0)" -gt "$before" ]'
+}
+
 vp_finish () {
   echo "# $vp_test_count tests, $vp_test_failed failed"
   [ "$vp_test_failed" -eq 0 ]

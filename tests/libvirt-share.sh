@@ -13,8 +13,6 @@ URI=qemu:///system
 cache=${VP_GUEST_CACHE:-$abs_top_builddir/tests/guest/cache}
 nine=vp-9p-$$
 vfs=vp-vfs-$$
-hook_link=/etc/libvirt/hooks/qemu.d/vpower-test
-hook_env_dir=/run/vpower-test
 
 vp_require_fuse
 [ -x "$abs_top_builddir/vpower-hook" ] || vp_skip_or_fail "no vpower-hook binary"
@@ -29,7 +27,7 @@ cleanup () {
     virsh -c "$URI" destroy "$d" >/dev/null 2>&1
     virsh -c "$URI" undefine "$d" >/dev/null 2>&1
   done
-  rm -f "$hook_env_dir/hook.env"
+  rm -f "$VP_HOOK_ENV"
   vp_cleanup_workdir
 }
 trap cleanup EXIT
@@ -44,40 +42,13 @@ vp_plan 20
 "$abs_top_srcdir/scripts/setup-libvirtd.sh" >>"$work/setup.log" 2>&1 || bail "setup-libvirtd.sh failed"
 "$abs_top_srcdir/tests/guest/build-guest.sh" "$cache" >>"$work/setup.log" 2>&1 || bail "build-guest.sh failed"
 
-# The hook: libvirt runs every executable in hooks/qemu.d, and looks for them when libvirtd starts
-# and when it is reloaded (SIGHUP: `systemctl reload libvirtd`, as vpower-host's postinst does).
-# This stub forwards to the vpower-hook of the test that runs now, and does nothing when none does.
-hook_stub='#!/bin/sh
-# vpower test suite: forward the qemu hook to the current test'"'"'s vpower-hook, if any.
-[ -r /run/vpower-test/hook.env ] || exit 0
-. /run/vpower-test/hook.env
-exec "$VP_HOOK" --runtime-dir "$VP_HOOK_RUNTIME_DIR" "$@"'
-# A daemon hook notes each reload. libvirtd runs it after it has looked for hooks again, so its
-# note says that the reload is through: libvirtd knows what qemu.d holds now.
-reload_note=/run/vpower-test/reloads
-reload_stub='#!/bin/sh
-# vpower test suite: note each libvirtd reload (tests/libvirt-share.sh).
-[ "$2" = reload ] && echo "$*" >>'"$reload_note"'
-exit 0'
-mkdir -p "$(dirname "$hook_link")" /etc/libvirt/hooks/daemon.d "$hook_env_dir"
-printf '%s\n' "$reload_stub" >/etc/libvirt/hooks/daemon.d/vpower-test-reload.tmp &&
-  chmod 755 /etc/libvirt/hooks/daemon.d/vpower-test-reload.tmp &&
-  mv /etc/libvirt/hooks/daemon.d/vpower-test-reload.tmp /etc/libvirt/hooks/daemon.d/vpower-test-reload
+# The hook (tests/lib.sh): without it first, so that it is this test's reload that makes libvirtd see it.
 libvirtd_pid=$(cat /run/libvirtd.pid)
-# reload_libvirtd: SIGHUP, then wait for the daemon hook's note.
-reload_libvirtd () {
-  local before
-  before=$(wc -l <"$reload_note" 2>/dev/null || echo 0)
-  kill -HUP "$libvirtd_pid" || return 1
-  vp_wait_for 30 eval '[ "$(wc -l <"$reload_note" 2>/dev/null || echo 0)" -gt "$before" ]'
-}
-# Without the hook first, so that it is this test's reload that makes libvirtd see it.
-rm -f "$hook_link"
-reload_libvirtd || bail "libvirtd did not reload"
-printf '%s\n' "$hook_stub" > "$hook_link.tmp" && chmod 755 "$hook_link.tmp" && mv "$hook_link.tmp" "$hook_link"
-reload_libvirtd && [ "$(cat /run/libvirtd.pid)" = "$libvirtd_pid" ] && virsh -c "$URI" uri >/dev/null
+rm -f "$VP_HOOK_LINK"
+vp_libvirtd_reload || bail "libvirtd did not reload"
+vp_libvirt_hook_install && vp_libvirtd_reload && [ "$(cat /run/libvirtd.pid)" = "$libvirtd_pid" ] && virsh -c "$URI" uri >/dev/null
 vp_ok $? "a reload, not a restart, makes libvirtd run the hook just installed in qemu.d (libvirtd $libvirtd_pid)"
-printf 'VP_HOOK=%s\nVP_HOOK_RUNTIME_DIR=%s\n' "$abs_top_builddir/vpower-hook" "$work/run" > "$hook_env_dir/hook.env"
+vp_libvirt_hook_use "$abs_top_builddir/vpower-hook" "$work/run"
 
 # QEMU as a non-root user must reach the kernel and write its console.
 guest=$work/guest

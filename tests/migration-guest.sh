@@ -63,32 +63,12 @@ vp_plan 30
 "$abs_top_srcdir/scripts/setup-libvirtd.sh" >>"$work/setup.log" 2>&1 || bail "setup-libvirtd.sh failed"
 guest=$work/guest
 vp_agent_guest "$guest" "$cache" "$work/setup.log" || bail "cannot build the guest"
-# B runs vpower-hook, as a host with vpower installed does, aimed at B's vpowerd.
-printf '#!/bin/sh\nexec "%s" --runtime-dir "%s" "$@"\n' "$abs_top_builddir/vpower-hook" "$work/run-b" >"$work/hook-b"
-URI_B=$(VP_B_HOOK=$work/hook-b "$abs_top_srcdir/tests/helpers/libvirtd-b.sh" start "$bdir" 2>>"$work/setup.log") ||
-  bail "libvirtd B did not start"
-b_ns=$(cat "$bdir/libvirtd.pid")
+common=(--sensor powercap --allow-fast-updates --interval 0.25 --save-interval 5)
+vp_two_hosts_start "$work/mnt-b" "${common[@]}" 2>>"$work/setup.log" || bail "$(tail -1 "$work/setup.log")"
+port_b=${URL_B##*:}
 a_pid=$(cat /run/libvirtd.pid)
 # For --p2p from B, B's libvirtd opens A's socket through A's root.
 URI_A_FROM_B="qemu+unix:///system?socket=/proc/$a_pid/root/run/libvirt/libvirt-sock"
-
-# The two hosts' fixture RAPL, at different known powers.
-for h in a b; do cp -R "$abs_top_srcdir/tests/data/powercap/single" "$work/rapl-$h"; done
-"$VP_FAKE_RAPL" "$work/rapl-a" intel-rapl:0=100 intel-rapl:0:0=40 intel-rapl:0:1=10 & pids+=($!)
-"$VP_FAKE_RAPL" "$work/rapl-b" intel-rapl:0=60 intel-rapl:0:0=25 intel-rapl:0:1=5 & pids+=($!)
-
-common=(--sensor powercap --allow-fast-updates --interval 0.25 --save-interval 5)
-vp_start_mounted "$work/vpowerd-a.log" --connect "$URI_A" --powercap-root "$work/rapl-a" --host-id host-a \
-  --state-dir "$work/state-a" "${common[@]}" || bail "vpowerd A did not start"
-URL_A=$VP_URL
-port_b=$(vp_free_port)
-URL_B=http://127.0.0.1:$port_b
-nsenter -m -r -t "$b_ns" "$VPOWERD" --foreground --listen "127.0.0.1:$port_b" --connect "$URI_B" --host-id host-b \
-  --powercap-root "$work/rapl-b" --state-dir "$work/state-b" --mount "$work/mnt-b" --runtime-dir "$work/run-b" \
-  "${common[@]}" >>"$work/vpowerd-b.log" 2>&1 &
-B_PID=$!
-b_ticked () { kill -0 "$B_PID" && [ "$(vp_get "$URL_B/api/v1/host" 2>/dev/null | vp_json 'd["ticks"]' 2>/dev/null)" -ge 1 ] 2>/dev/null; }
-vp_wait_for 20 b_ticked || bail "vpowerd B did not start"
 
 # The hook, as libvirt calls it on a destination before an incoming transient domain exists:
 # "migrate begin" with the domain XML on stdin. It makes the directory and prints nothing

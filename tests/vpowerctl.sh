@@ -38,7 +38,7 @@ define () {
   return 1
 }
 
-vp_plan 30
+vp_plan 31
 
 "$abs_top_srcdir/scripts/setup-libvirtd.sh" >>"$work/setup.log" 2>&1 || bail "setup-libvirtd.sh failed"
 "$abs_top_srcdir/tests/guest/build-guest.sh" "$cache" >>"$work/setup.log" 2>&1 || bail "build-guest.sh failed"
@@ -109,6 +109,9 @@ vp_ok $? "top --count 2 draws the table twice"
 # xml --9p, pasted into the domain as printed: libvirt accepts it and the guest reads its energy.
 ctl xml "$nine" --9p > "$work/fs9p.xml"
 sed 's/^/# /' "$work/fs9p.xml"
+warning=$(ctl --json xml "$nine" --9p | vp_json 'd["warning"]')
+grep -q '^a 9p share mounted in the guest blocks live migration and save' <<<"$warning"
+vp_ok $? "the answer to xml --9p says the mounted share blocks live migration and save: $warning"
 virsh -c "$URI" dumpxml --inactive "$nine" > "$work/$nine-defined.xml"
 python3 - "$work/$nine-defined.xml" "$work/fs9p.xml" > "$work/$nine-shared.xml" <<'PY'
 import sys
@@ -163,8 +166,9 @@ out=$(ctl attach "$vfs" --virtiofs --config 2>"$work/attach.err"); status=$?
 vp_diag "$out"
 [ $status -eq 0 ] && grep -q "attached the virtiofs share $VP_MNT/$vfs" <<<"$out"
 vp_ok $? "attach --virtiofs --config succeeds"
-grep -q '^vpowerctl: warning: .*virtiofs share block live migration and save' "$work/attach.err"
-vp_ok $? "and warns that the share blocks live migration and save: $(cat "$work/attach.err")"
+grep -q '^vpowerctl: warning: a virtiofs share blocks live migration and save unless virtiofsd can migrate' "$work/attach.err" &&
+  grep -q "energy_uj jumps to the other host's counter" "$work/attach.err"
+vp_ok $? "and warns what the share costs a VM that moves: $(cat "$work/attach.err")"
 virsh -c "$URI" dumpxml --inactive "$vfs" > "$work/$vfs-after.xml"
 python3 - "$work/$vfs-after.xml" "$work/vfs.json" "$VP_MNT/$vfs" <<'PY'
 import json, sys, xml.etree.ElementTree as ET

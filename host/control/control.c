@@ -337,7 +337,7 @@ run_xml (VpControl *control, JsonObject *request, GError **error)
   json_builder_add_string_value (b, filesystem);
   add_string_or_null (b, "filesystem", transport == VP_SHARE_CHANNEL ? NULL : filesystem);
   add_string_or_null (b, "memory_backing", transport == VP_SHARE_VIRTIOFS ? vp_share_memory_backing_xml () : NULL);
-  add_string_or_null (b, "warning", transport == VP_SHARE_CHANNEL ? NULL : VP_SHARE_MIGRATION_WARNING);
+  add_string_or_null (b, "warning", vp_share_migration_warning (transport));
   return finish_object (b);
 }
 
@@ -384,7 +384,7 @@ run_attach (VpControl *control, JsonObject *request, GError **error)
   json_builder_add_boolean_value (b, target.live);
   json_builder_set_member_name (b, "message");
   json_builder_add_string_value (b, message);
-  add_string_or_null (b, "warning", transport == VP_SHARE_CHANNEL ? NULL : VP_SHARE_MIGRATION_WARNING);
+  add_string_or_null (b, "warning", vp_share_migration_warning (transport));
   return finish_object (b);
 }
 

@@ -252,8 +252,9 @@ main (int argc, char **argv)
     "  attach VM --channel|--9p|--virtiofs [--config] [--live]\n"
     "                              add it through libvirt, or say why it cannot\n"
     "\n"
-    "The channel is the transport for VMs that live-migrate or are saved: on QEMU 7.2 a\n"
-    "mounted 9p share and any virtiofs share block both.");
+    "The channel is the transport for VMs that live-migrate or are saved: a mounted 9p\n"
+    "share blocks both, and a virtiofs share blocks both unless virtiofsd can migrate\n"
+    "(Debian 13), and then shows each host's own counter (vpowerctl(8)).");
   g_option_context_set_description (context,
     "vpowerctl talks to vpowerd over its root-only unix socket. "
     "Exit status: 0 success, 1 vpowerd refused or failed the request, 2 usage, 3 vpowerd not reachable.\n"

@@ -17,8 +17,11 @@ if [ -n "$share" ]; then
       filesystem="<filesystem type='mount' accessmode='passthrough'><driver type='path'/><source dir='$share'/><target dir='vpower'/><readonly/></filesystem>" ;;
     virtiofs)
       memory_backing="<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>"
-      # libvirt 9.0 rejects <readonly/> on virtiofs; the share is read-only anyway.
-      filesystem="<filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/><binary path='/usr/lib/qemu/virtiofsd'><cache mode='none'/></binary><source dir='$share'/><target dir='vpower'/></filesystem>" ;;
+      # As vpowerctl writes it: libvirt 9.0 rejects <readonly/> on virtiofs (the share is
+      # read-only anyway), and no binary path: libvirt finds virtiofsd, and what it can do
+      # (migration), through /usr/share/qemu/vhost-user (Debian 12: /usr/lib/qemu/virtiofsd;
+      # Debian 13: /usr/libexec/virtiofsd).
+      filesystem="<filesystem type='mount' accessmode='passthrough'><driver type='virtiofs'/><binary><cache mode='none'/></binary><source dir='$share'/><target dir='vpower'/></filesystem>" ;;
     *) echo "domain.sh: unknown share type '$share_type'" >&2; exit 2 ;;
   esac
 fi
