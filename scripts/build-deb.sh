@@ -8,6 +8,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 usage () {
   cat <<'EOF'
 usage: scripts/build-deb.sh [--release RELEASE] [--version VERSION] [--out DIR]
+       scripts/build-deb.sh --root-only --release RELEASE
 
 Builds vpower-host, vpower-agent and vpower-monitoring with `dpkg-buildpackage -us -uc -b` from a
 copy of this tree (the tree itself is left as it is), then runs lintian on them: any error or
@@ -20,13 +21,15 @@ warning fails the build.
   --version VERSION  build as VERSION (a changelog entry in the copy): a newer package to
                      upgrade to. Default: debian/changelog's, which is configure.ac's.
   --out DIR          where the .deb files and lintian.txt go (default: ./build-deb/RELEASE)
+  --root-only        only make (or find fresh in the cache) RELEASE's build root, and exit
 
 Runs as root: it installs the packaging tools here, or works in the root.
 EOF
 }
-release='' version='' out=''
+release='' version='' out='' root_only=false
 while [ $# -gt 0 ]; do
   case $1 in
+    --root-only) root_only=true ;;
     --release) [ $# -ge 2 ] || { usage >&2; exit 2; }; release=$2; shift ;;
     --version) [ $# -ge 2 ] || { usage >&2; exit 2; }; version=$2; shift ;;
     --out) [ $# -ge 2 ] || { usage >&2; exit 2; }; out=$2; shift ;;
@@ -37,6 +40,19 @@ while [ $# -gt 0 ]; do
 done
 die () { echo "build-deb: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "run as root"
+# build_root RELEASE: the path of a cached root of RELEASE with the build dependencies in it, so
+# that a build downloads nothing; systemd.pc is in systemd-dev from Debian 13 on, in systemd before.
+build_root () {
+  local systemd_pc
+  case $1 in bullseye|bookworm) systemd_pc=systemd ;; *) systemd_pc=systemd-dev ;; esac
+  "$src/scripts/root.sh" tarball "$1" build-essential debhelper fakeroot lintian pkgconf \
+    libvirt-dev libfuse3-dev libglib2.0-dev libjson-glib-dev libmicrohttpd-dev "$systemd_pc"
+}
+if $root_only; then
+  [ -n "$release" ] || { usage >&2; exit 2; }
+  build_root "$release" >/dev/null || die "no $release root"
+  exit 0
+fi
 here=$(. /etc/os-release && echo "$VERSION_CODENAME")
 out=${out:-$src/build-deb/${release:-$here}}
 mkdir -p "$out" && out=$(cd "$out" && pwd)
@@ -69,12 +85,7 @@ if [ -z "$release" ]; then
   "$src/scripts/install-deps.sh" package >/dev/null || die "cannot install the packaging tools (scripts/install-deps.sh package)"
   bash -c "$build_script" build "$work/b" || die "the build failed (see above)"
 else
-  # The build dependencies are in the cached root, so a build downloads nothing; systemd.pc is in
-  # systemd-dev from Debian 13 on, in systemd before.
-  case $release in bullseye|bookworm) systemd_pc=systemd ;; *) systemd_pc=systemd-dev ;; esac
-  tarball=$("$src/scripts/root.sh" tarball "$release" build-essential debhelper fakeroot lintian pkgconf \
-    libvirt-dev libfuse3-dev libglib2.0-dev libjson-glib-dev libmicrohttpd-dev "$systemd_pc") ||
-    die "no $release root"
+  tarball=$(build_root "$release") || die "no $release root"
   "$src/scripts/root.sh" unpack "$tarball" "$work/root"
   "$src/scripts/root.sh" run "$work/root" --bind "$work/b:/build" -- bash -c "$build_script" build /build ||
     die "the build in a $release root failed (see above)"

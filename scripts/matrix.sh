@@ -4,9 +4,10 @@
 # releases: the guest's half against each release's own GLib, FUSE, libmicrohttpd and json-glib,
 # the host's against Debian 13's own libvirtd and QEMU.
 #
-#   scripts/matrix.sh [RELEASE[:PART]...]
+#   scripts/matrix.sh [--roots-only] [RELEASE[:PART]...]
 #       default: bullseye:guest bookworm:guest trixie:guest forky:guest trixie:host
 #       RELEASE alone: its guest part, and its host part where there is one
+#       --roots-only: only make (or find fresh in the cache) the parts' roots, and exit
 #
 # Each part runs in a clean root of RELEASE (scripts/root.sh: made with mmdebstrap, cached in
 # /var/cache/vpower-roots and rebuilt after a week), with /proc, /sys and /dev (and so /dev/fuse)
@@ -28,7 +29,8 @@
 set -uo pipefail
 
 usage () { awk 'NR >= 3 && !/^#/ { exit } NR >= 3 { sub(/^# ?/, ""); print }' "$0"; }
-case ${1:-} in -h|--help) usage; exit 0 ;; -*) usage >&2; exit 2 ;; esac
+roots_only=false
+case ${1:-} in -h|--help) usage; exit 0 ;; --roots-only) roots_only=true; shift ;; -*) usage >&2; exit 2 ;; esac
 [ "$(id -u)" -eq 0 ] || { echo "matrix: run as root (roots, mounts)" >&2; exit 1; }
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -170,6 +172,16 @@ host_part () {
   stop_root_processes "$root"
   rm -rf "$root"
 }
+
+if $roots_only; then
+  for part in "${parts[@]}"; do
+    case $part in
+      *:guest) "$src/scripts/root.sh" tarball "${part%:*}" "${guest_packages[@]}" ;;
+      *:host) "$src/scripts/root.sh" tarball "${part%:*}" "${host_packages[@]}" ;;
+    esac || failed=1
+  done
+  exit $failed
+fi
 
 for part in "${parts[@]}"; do
   case $part in

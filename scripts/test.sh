@@ -4,9 +4,10 @@
 # component once (README "Testing" says which pass runs what):
 #   1. an ASan+UBSan build (-Werror, Debian's layout) and `make check COMPONENT_TESTS=`: the unit
 #      tests and the daemon tests (our programs on fixtures and real FUSE mounts) under sanitizers;
-#   2. a bare `make distcheck`, as a packager runs it: the tarball built with -Werror in a
-#      read-only source tree, and the whole suite there, the real-component tests (libvirtd and
-#      QEMU guests, Prometheus, node_exporter, the RAPL readers, apt) included: their one run;
+#   2. `make distcheck DAEMON_TESTS=`: the tarball built with -Werror in a read-only source tree,
+#      and the suite there but for the daemon tests (pass 1 ran them): the unit tests, and the
+#      real-component tests (libvirtd and QEMU guests, Prometheus, node_exporter, the RAPL
+#      readers, apt): their one run;
 #   3. tests/newcomer.sh: the README's demo, each mode, and its Quick start, from fresh copies of
 #      the tree with no build directory;
 #   4. tests/halves.sh: the guest's half configures without libvirt, the host's builds alone;
@@ -14,8 +15,8 @@
 #      lintian, installed with apt in clean Debian 12 and 13 roots and checked there, and the hook
 #      against libvirtd's AppArmor profile; tests/rpm-spec.sh: vpower.spec built with rpmbuild;
 #   5. scripts/matrix.sh: the guest's half built (-Werror) and its make check run in clean Debian
-#      11 and 14 roots, with their own libraries; the channel and migration guest tests against a
-#      Debian 13 root's libvirtd 11.3 and QEMU 10.0;
+#      11 and 14 roots, with their own libraries; the channel, migration and share-migration guest
+#      tests against a Debian 13 root's libvirtd 11.3, QEMU 10.0 and virtiofsd 1.13;
 #   6. a short fuzz run of every harness (scripts/fuzz.sh 5).
 # Ends with "N passed, N failed, N skipped" over every test case. Idempotent.
 set -uo pipefail
@@ -37,6 +38,15 @@ step "installing packages and starting libvirtd"
 step "bootstrapping"
 (cd "$src" && autoreconf -fi >"$log_dir/autoreconf.log" 2>&1) || die "autoreconf failed (see $log_dir/autoreconf.log)"
 
+# The clean Debian roots of passes 4 and 5 are made in the background while passes 1 to 3 run:
+# making one is mostly downloading and unpacking, minutes each when the cache
+# (/var/cache/vpower-roots) has none younger than a week, and nothing when it has. One at a time,
+# niced. A root that cannot be made fails later, with its message, in the pass that needs it.
+step "the Debian roots of passes 4 and 5, in the background"
+( nice -n 10 "$src/tests/packages.sh" --roots-only bookworm trixie
+  nice -n 10 "$src/scripts/matrix.sh" --roots-only bullseye:guest forky:guest trixie:host ) >"$log_dir/roots.log" 2>&1 &
+roots_pid=$!
+
 # configure_in DIR CONFIGURE-FLAGS...: configure DIR once.
 configure_in () {
   local dir=$1; shift
@@ -56,9 +66,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   make -C "$src/build-asan" check COMPONENT_TESTS= >"$log_dir/check-asan.log" 2>&1
 grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS):' "$log_dir/check-asan.log" | sed 's/^/asan /'
 
-step "make distcheck: the tarball, -Werror, every test"
+step "make distcheck: the tarball, -Werror, the unit and component tests"
 configure_in "$src/build-ci" "${layout[@]}" --enable-werror
-make -C "$src/build-ci" distcheck >"$log_dir/distcheck.log" 2>&1
+make -C "$src/build-ci" distcheck DAEMON_TESTS= >"$log_dir/distcheck.log" 2>&1
 distcheck_status=$?
 grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS):' "$log_dir/distcheck.log" | sed 's/^/distcheck /'
 [ $distcheck_status -eq 0 ] && echo "PASS: distcheck" || { tail -40 "$log_dir/distcheck.log"; echo "FAIL: distcheck"; }
@@ -96,6 +106,7 @@ VP_GUEST_CACHE=$src/build-guest-cache tap_run newcomer "$src/tests/newcomer.sh"
 # The packages, built and installed in clean Debian 12 and 13 roots (cached in /var/cache/vpower-roots),
 # and the RPM spec built here from distcheck's tarball.
 step "Debian packages in clean Debian 12 and 13 roots"
+wait "$roots_pid" || sed 's/^/roots: /' "$log_dir/roots.log" | tail -5
 tap_run packages "$src/tests/packages.sh" bookworm trixie
 step "the RPM spec"
 tarball=$(ls "$src"/build-ci/vpower-*.tar.xz 2>/dev/null | head -n 1)

@@ -12,10 +12,24 @@
 # rules of the usr.sbin.libvirtd AppArmor profile that release's libvirt-daemon-system ships
 # (tests/helpers/apparmor-exec.py), and the same check refusing /usr/libexec.
 #   tests/packages.sh [RELEASE...]      (default: bookworm trixie)
+#   tests/packages.sh --roots-only [RELEASE...]
+#                                       only make (or find fresh in the cache) the roots it uses
 # Not part of `make check`: it builds the packages from a copy of the tree, minutes a release.
 # scripts/test.sh runs it once per CI run; the roots are cached in /var/cache/vpower-roots.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
+
+# What a clean root of each release holds before apt installs the packages (and their dependencies).
+root_packages=(procps man-db mawk)
+if [ "${1:-}" = --roots-only ]; then
+  shift
+  here=$(. /etc/os-release && echo "$VERSION_CODENAME")
+  for release in ${*:-bookworm trixie}; do
+    "$abs_top_srcdir/scripts/root.sh" tarball "$release" "${root_packages[@]}" >/dev/null || exit 1
+    [ "$release" = "$here" ] || "$abs_top_srcdir/scripts/build-deb.sh" --root-only --release "$release" || exit 1
+  done
+  exit 0
+fi
 
 vp_require_root
 for tool in mmdebstrap lintian dpkg-buildpackage git; do
@@ -87,7 +101,7 @@ for release in $releases; do
   version=$(dpkg-deb -f "$agent_deb" Version 2>/dev/null)
   for deb in "$dir"/v1/*.deb; do repack "$deb" "$dir/v2" "$version+upgrade1" || echo "# cannot repack $deb"; done
 
-  tarball=$("$scripts/root.sh" tarball "$release" procps man-db mawk 2>"$dir/root.log") ||
+  tarball=$("$scripts/root.sh" tarball "$release" "${root_packages[@]}" 2>"$dir/root.log") ||
     { tail -5 "$dir/root.log" | sed 's/^/# /'; }
   root=$dir/root
   [ -n "$tarball" ] && "$scripts/root.sh" unpack "$tarball" "$root"
