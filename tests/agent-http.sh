@@ -31,7 +31,7 @@ up () { tls -o /dev/null -u 'prom:s3cret pass' "$url/metrics"; }
 vp_check "serve starts with TLS and basic auth from the config file" vp_wait_for 20 up
 
 code=$(tls -o /dev/null -w '%{http_code}' -u 'prom:s3cret pass' "$url/metrics")
-tls -u 'prom:s3cret pass' "$url/metrics" | grep -q '^vpower_up 1$' && [ "$code" = 200 ]
+tls -u 'prom:s3cret pass' "$url/metrics" | grep '^vpower_up 1$' >/dev/null && [ "$code" = 200 ]
 vp_ok $? "HTTPS with the right password: 200 and the metrics"
 code=$(tls -o /dev/null -w '%{http_code}' -D "$work/headers" "$url/metrics")
 [ "$code" = 401 ] && grep -qi '^WWW-Authenticate: Basic realm="vpower"' "$work/headers"

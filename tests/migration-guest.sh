@@ -124,7 +124,7 @@ migrate () {   # migrate FROM-URI TO-URI [virsh migrate options]: the time it to
   return $status
 }
 # series SERIES-URL: 1 if A's or B's /metrics has a VM energy series for the guest.
-has_series () { vp_get "$1/metrics" | grep -q "^vpower_vm_energy_joules_total{domain=\"$vm\""; }
+has_series () { vp_get "$1/metrics" | grep "^vpower_vm_energy_joules_total{domain=\"$vm\"" >/dev/null; }
 a_total () { vm_json "$URL_A" "v['zones'][0]['total_uj']"; }
 
 # --- A -> B.
@@ -138,8 +138,8 @@ vp_ok $? "B publishes the VM, running"
 arrived_on_b () {
   nsenter -m -r -t "$b_ns" test -r "$work/mnt-b/$vm/intel-rapl:0/energy_uj" &&
   [ "$(vm_json "$URL_B" "(v['arrival'], v['migrations_in'], v['channel'])")" = "('migrated', 1, 'connected')" ] &&
-  vp_get "$URL_B/metrics" | grep -q "^vpower_vm_info{domain=\"$vm\",.*arrival=\"migrated\"} 1" &&
-  vp_get "$URL_B/metrics" | grep -q "^vpower_vm_migrations_total{domain=\"$vm\",.*direction=\"in\"} 1"
+  vp_get "$URL_B/metrics" | grep "^vpower_vm_info{domain=\"$vm\",.*arrival=\"migrated\"} 1" >/dev/null &&
+  vp_get "$URL_B/metrics" | grep "^vpower_vm_migrations_total{domain=\"$vm\",.*direction=\"in\"} 1" >/dev/null
 }
 vp_wait_for 10 arrived_on_b
 vp_ok $? "B's tree has the VM's directory, its channel is connected, and vpower_vm_info says it arrived by migration"

@@ -28,9 +28,9 @@ port=$(vp_free_port)
 "$exporter" --path.sysfs="$work/sysfs" --collector.disable-defaults --collector.rapl \
   --web.listen-address="127.0.0.1:$port" > "$work/exporter.log" 2>&1 & pids+=($!)
 scrape () { curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics"; }
-has_rapl () { scrape 2>/dev/null | grep -q '^node_rapl_'; }
+has_rapl () { scrape 2>/dev/null | grep '^node_rapl_' >/dev/null; }
 vp_check "node_exporter's rapl collector exports the VM's zones" vp_wait_for 20 has_rapl
-! scrape | grep -q 'node_scrape_collector_success{collector="rapl"} 0'
+! scrape | grep 'node_scrape_collector_success{collector="rapl"} 0' >/dev/null
 vp_ok $? "and reports the collector as successful"
 [ $? -eq 0 ] || sed 's/^/# /' "$work/exporter.log"
 

@@ -95,7 +95,7 @@ vp_ok $? "show by UUID: the VM, its shares and its zones"
 virsh -c "$URI" metadata "$nine" --uri urn:vpower:labels:1.0 --key vpower --config \
   --set '<labels><label name="project">research</label><label name="team">hpc</label></labels>' >>"$work/setup.log" 2>&1
 labelled () { ctl show "$nine" | grep -qx 'labels     project="research" label_team="hpc"' &&
-              vp_get "$VP_URL/metrics" | grep -q "^vpower_vm_info{domain=\"$nine\",.*,project=\"research\",label_team=\"hpc\"} 1\$"; }
+              vp_get "$VP_URL/metrics" | grep "^vpower_vm_info{domain=\"$nine\",.*,project=\"research\",label_team=\"hpc\"} 1\$" >/dev/null; }
 vp_check "virsh metadata: show and vpower_vm_info carry the new owner labels" vp_wait_for 10 labelled
 out=$(ctl show no-such-vm 2>&1)
 [ $? -eq 1 ] && grep -q "no VM named or with UUID 'no-such-vm'" <<<"$out"
