@@ -13,6 +13,7 @@
 
 #include "host/engine/engine.h"
 #include "host/attribution/attrib.h"
+#include "host/sense/cpusource.h"
 #include "host/sense/cpustat.h"
 #include "host/inventory/inventory.h"
 #include "host/counters/ledger.h"
@@ -51,6 +52,7 @@ struct _VpEngine {
   gboolean persist;
 
   VpTopology *topology;
+  VpCpuSource *cpu_source;
   VpSensor *sensor;
   VpInventory *inventory;
   VpChannels *channels;
@@ -181,6 +183,7 @@ vp_engine_free (VpEngine *engine)
   vp_channels_free (engine->channels);
   vp_inventory_free (engine->inventory);
   vp_sensor_free (engine->sensor);
+  vp_cpu_source_free (engine->cpu_source);
   vp_topology_free (engine->topology);
   vp_ledger_free (engine->ledger);
   vp_sample_free (engine->prev);
@@ -225,6 +228,7 @@ vp_engine_new (const VpConfig *config, gboolean persist, guint64 origin_key, GEr
   engine->topology = vp_topology_load (config->proc_root, config->sysfs_root, error);
   if (!engine->topology)
     return NULL;
+  engine->cpu_source = vp_cpu_source_proc_new (config->proc_root, engine->topology);
   engine->sensor = vp_sensor_open (config, engine->topology, error);
   if (!engine->sensor)
     return NULL;
@@ -322,7 +326,7 @@ sample_vms (VpEngine *engine, const GPtrArray *vms, VpSample *cur)
         {
           g_autoptr (VpProcessTimes) times = vp_process_times_new ();
           g_autoptr (GError) error = NULL;
-          if (vp_process_times_read (engine->proc_root, vm->pid, times, &error))
+          if (vp_cpu_source_read (engine->cpu_source, vm->pid, times, &error))
             {
               if (g_hash_table_remove (engine->missing, vm->uuid))
                 g_message ("VM %s: process %d is running again", vm->name, vm->pid);
@@ -337,6 +341,7 @@ sample_vms (VpEngine *engine, const GPtrArray *vms, VpSample *cur)
         }
       g_ptr_array_add (need_libvirt, vm->uuid);
     }
+  vp_cpu_source_end_tick (engine->cpu_source);
   if (need_libvirt->len == 0)
     return;
 
