@@ -23,6 +23,10 @@ static const VpEnumWord topology_words[] = {
   { "mirror", VP_TOPOLOGY_MIRROR }, { "aggregate", VP_TOPOLOGY_AGGREGATE }, { NULL, 0 },
 };
 
+static const VpEnumWord cpu_source_words[] = {
+  { "auto", VP_CPU_SOURCE_AUTO }, { "bpf", VP_CPU_SOURCE_BPF }, { "proc", VP_CPU_SOURCE_PROC }, { NULL, 0 },
+};
+
 static gboolean
 parse_inventory (gpointer config, const VpOption *option, const char *value, GError **error)
 {
@@ -60,6 +64,8 @@ static const VpOption vp_options[] = {
   OPT ("powercap-root", 0, "DIR", "powercap tree to read (default /sys/class/powercap)", vp_option_parse_string, powercap_root),
   OPT ("proc-root", 0, "DIR", "procfs to read (default /proc)", vp_option_parse_string, proc_root),
   OPT ("sysfs-root", 0, "DIR", "sysfs to read CPU topology from (default /sys)", vp_option_parse_string, sysfs_root),
+  OPT_ENUM ("cpu-source", "auto|bpf|proc", "where VMs' CPU time comes from: a BPF sched_switch program or /proc "
+            "(default auto: BPF where it loads, else /proc)", cpu_source_words, cpu_source),
   OPT_SECONDS ("interval", "tick length (default 1; below 1 only with allow-fast-updates)", interval_s),
   OPT ("allow-fast-updates", 0, NULL, "allow an interval below 1 s (down to 0.1 s): finer counters, a wider side channel",
        vp_option_parse_bool, allow_fast_updates),
@@ -240,4 +246,10 @@ const char *
 vp_topology_to_string (VpTopologyMode topology)
 {
   return vp_enum_word (topology_words, topology);
+}
+
+const char *
+vp_cpu_source_kind_to_string (VpCpuSourceKind kind)
+{
+  return vp_enum_word (cpu_source_words, kind);
 }

@@ -17,6 +17,8 @@
 typedef enum { VP_SENSOR_AUTO, VP_SENSOR_POWERCAP, VP_SENSOR_MODEL } VpSensorKind;
 typedef enum { VP_POLICY_BUSY, VP_POLICY_ACTIVE, VP_POLICY_CAPACITY } VpPolicy;
 typedef enum { VP_TOPOLOGY_MIRROR, VP_TOPOLOGY_AGGREGATE } VpTopologyMode;
+/* Where each VM's CPU time comes from (host/sense/cpusource.h). */
+typedef enum { VP_CPU_SOURCE_AUTO, VP_CPU_SOURCE_BPF, VP_CPU_SOURCE_PROC } VpCpuSourceKind;
 
 typedef struct {
   char *config_file;
@@ -26,6 +28,7 @@ typedef struct {
   char *powercap_root;
   char *proc_root;
   char *sysfs_root;
+  VpCpuSourceKind cpu_source;
   double interval_s;
   VpPolicy policy;
   VpTopologyMode topology;
@@ -63,3 +66,4 @@ VpConfig *vp_config_load_file (const char *path, GError **error);
 
 const char *vp_policy_to_string (VpPolicy policy);
 const char *vp_topology_to_string (VpTopologyMode topology);
+const char *vp_cpu_source_kind_to_string (VpCpuSourceKind kind);

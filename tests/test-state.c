@@ -47,6 +47,23 @@ make_sample (void)
   guint64 ns = 777;
   g_hash_table_insert (sample->libvirt_cpu_ns, g_strdup ("0b5d6c1e-0000-4000-8000-000000000002"),
                        g_memdup2 (&ns, sizeof ns));
+  /* A VM counted by BPF: per-CPU slots (tid = CPU + 1), a program instance, its /proc checkpoint
+   * and what was counted since. */
+  VpProcessTimes *per_cpu = vp_process_times_new ();
+  per_cpu->pid = 5000;
+  per_cpu->start_ticks = VP_TIMES_PER_CPU | 12345;
+  VpTaskTime slots[] = { { 1, 0, 3000000 }, { 2, 1, 4000000 } };
+  g_array_append_vals (per_cpu->tasks, slots, 2);
+  g_hash_table_insert (sample->processes, g_strdup ("0b5d6c1e-0000-4000-8000-000000000003"), per_cpu);
+  VpProcessTimes *checkpoint = vp_process_times_new ();
+  checkpoint->pid = 5000;
+  checkpoint->start_ticks = 77;
+  VpTaskTime threads[] = { { 5000, 1, 6000000 } };
+  g_array_append_vals (checkpoint->tasks, threads, 1);
+  g_hash_table_insert (sample->checkpoints, g_strdup ("0b5d6c1e-0000-4000-8000-000000000003"), checkpoint);
+  guint64 since = 1000000;
+  g_hash_table_insert (sample->since_ns, g_strdup ("0b5d6c1e-0000-4000-8000-000000000003"),
+                       g_memdup2 (&since, sizeof since));
   return sample;
 }
 
@@ -137,6 +154,17 @@ test_round_trip (void)
   g_assert_cmpint (g_array_index (times->tasks, VpTaskTime, 1).cpu, ==, -1);
   g_assert_cmpuint (*(guint64 *) g_hash_table_lookup (restored_sample->libvirt_cpu_ns,
                                                      "0b5d6c1e-0000-4000-8000-000000000002"), ==, 777);
+  const char *bpf_vm = "0b5d6c1e-0000-4000-8000-000000000003";
+  times = g_hash_table_lookup (restored_sample->processes, bpf_vm);
+  g_assert_nonnull (times);
+  g_assert_true (vp_process_times_per_cpu (times));
+  g_assert_cmpuint (times->start_ticks, ==, VP_TIMES_PER_CPU | 12345);
+  g_assert_cmpuint (g_array_index (times->tasks, VpTaskTime, 1).runtime_ns, ==, 4000000);
+  times = g_hash_table_lookup (restored_sample->checkpoints, bpf_vm);
+  g_assert_nonnull (times);
+  g_assert_false (vp_process_times_per_cpu (times));
+  g_assert_cmpuint (g_array_index (times->tasks, VpTaskTime, 0).runtime_ns, ==, 6000000);
+  g_assert_cmpuint (*(guint64 *) g_hash_table_lookup (restored_sample->since_ns, bpf_vm), ==, 1000000);
   remove_dir (dir);
 }
 
@@ -408,7 +436,7 @@ test_version_1_loads_without_origins (void)
   g_assert_true (save (path, restored, NULL, "b", TRUE));
   g_autofree char *saved = NULL;
   g_assert_true (g_file_get_contents (path, &saved, NULL, NULL));
-  g_assert_true (g_str_has_prefix (saved, "vpowerd-state 4\n"));
+  g_assert_true (g_str_has_prefix (saved, "vpowerd-state 5\n"));
   g_autoptr (VpLedger) again = vp_ledger_new (3, keys);
   g_assert_true (load (path, again, "b", &restored_sample));
   g_assert_cmpuint (vp_ledger_lookup_vm (again, vm->uuid)->origin_seed, ==, 0);

@@ -4,7 +4,7 @@
  * The file is line-oriented text, one record per line, ending with a checksum
  * of everything before it, so a torn or truncated write is always detected:
  *
- *   vpowerd-state 4
+ *   vpowerd-state 5
  *   seq <n>                        save number: the newest valid file wins
  *   boot <boot_id>                 kernel boot id at the time of the sample
  *   mono <ns>                      CLOCK_MONOTONIC of the sample
@@ -14,6 +14,8 @@
  *   vmzone <uuid> <key> <total> <carry>
  *   vmmove <uuid> <departed_us> <arrived_us> <migrations_in> <migrations_out>   (VMs that ever moved)
  *   proc <uuid> <pid> <start_ticks> [<tid>:<cpu>:<runtime_ns> ...]
+ *   checkpoint <uuid> <pid> <start_ticks> [<tid>:<cpu>:<runtime_ns> ...]   (a per-CPU source's)
+ *   since <uuid> <ns>              CPU time counted since the VM's checkpoint
  *   libvirtcpu <uuid> <ns>
  *   fnv1a64 <hex>
  *
@@ -30,7 +32,8 @@
  * their VMs keep counting from where they were, with no origin. Version 2
  * files (before the channel, issue #12) have no epoch: their VMs get a new
  * one, which a guest's agent (none read the old files) takes as a start.
- * Version 3 files (before migration, issue #13) have no vmmove lines.
+ * Version 3 files (before migration, issue #13) have no vmmove lines. Version 4 files (before the
+ * BPF CPU-time source, issue #24) have no checkpoint or since lines.
  * The loader takes the valid file with the highest seq. Numbers are
  * formatted by hand and the checksum is FNV-1a: the threat is a crash, not
  * an adversary who can write the state directory.
@@ -53,7 +56,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define STATE_MAGIC "vpowerd-state 4\n"
+#define STATE_MAGIC "vpowerd-state 5\n"
+#define STATE_MAGIC_V4 "vpowerd-state 4\n"   /* read, never written */
 #define STATE_MAGIC_V3 "vpowerd-state 3\n"   /* read, never written */
 #define STATE_MAGIC_V2 "vpowerd-state 2\n"   /* read, never written */
 #define STATE_MAGIC_V1 "vpowerd-state 1\n"   /* read, never written */
@@ -118,6 +122,31 @@ put_word (GString *out, const char *word)
 {
   g_string_append_c (out, ' ');
   g_string_append (out, word);
+}
+
+/* One line per VM of table (uuid -> VpProcessTimes): "TAG uuid pid start tid:cpu:runtime ...". */
+static void
+put_process_times (GString *out, const char *tag, GHashTable *table)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+  g_hash_table_iter_init (&iter, table);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      const VpProcessTimes *times = value;
+      g_string_append (out, tag);
+      put_word (out, key);
+      put_i64 (out, times->pid);
+      put_u64 (out, times->start_ticks);
+      for (guint t = 0; t < times->tasks->len; t++)
+        {
+          const VpTaskTime *task = &g_array_index (times->tasks, VpTaskTime, t);
+          put_i64 (out, task->tid);                      /* tid:cpu:runtime */
+          put_i64_after (out, task->cpu, ':');
+          put_number (out, FALSE, task->runtime_ns, ':');
+        }
+      g_string_append_c (out, '\n');
+    }
 }
 
 char *
@@ -198,21 +227,14 @@ format_state (GString *out, guint64 seq, const VpLedger *ledger, const VpSample 
     }
   if (sample)
     {
-      g_hash_table_iter_init (&iter, sample->processes);
+      put_process_times (out, "proc", sample->processes);
+      put_process_times (out, "checkpoint", sample->checkpoints);
+      g_hash_table_iter_init (&iter, sample->since_ns);
       while (g_hash_table_iter_next (&iter, &key, &value))
         {
-          VpProcessTimes *times = value;
-          g_string_append (out, "proc");
+          g_string_append (out, "since");
           put_word (out, key);
-          put_i64 (out, times->pid);
-          put_u64 (out, times->start_ticks);
-          for (guint t = 0; t < times->tasks->len; t++)
-            {
-              VpTaskTime *task = &g_array_index (times->tasks, VpTaskTime, t);
-              put_i64 (out, task->tid);                      /* tid:cpu:runtime */
-              put_i64_after (out, task->cpu, ':');
-              put_number (out, FALSE, task->runtime_ns, ':');
-            }
+          put_u64 (out, *(guint64 *) value);
           g_string_append_c (out, '\n');
         }
       g_hash_table_iter_init (&iter, sample->libvirt_cpu_ns);
@@ -483,8 +505,9 @@ load_vmzone (Loader *loader, char **f)
   return TRUE;
 }
 
+/* A proc or checkpoint line, into table. */
 static gboolean
-load_proc (Loader *loader, char **f)
+load_process_times (GHashTable *table, char **f)
 {
   guint64 pid, start;
   guint n = g_strv_length (f);
@@ -505,7 +528,7 @@ load_proc (Loader *loader, char **f)
       VpTaskTime task = { .tid = (int) tid, .cpu = (int) cpu, .runtime_ns = runtime };
       g_array_append_val (times->tasks, task);
     }
-  g_hash_table_replace (loader->sample->processes, g_strdup (f[1]), g_steal_pointer (&times));
+  g_hash_table_replace (table, g_strdup (f[1]), g_steal_pointer (&times));
   return TRUE;
 }
 
@@ -514,7 +537,8 @@ parse_state (const char *path, const char *content, gsize length, Loader *loader
 {
   /* Verify the checksum before trusting any line. */
   const char *tail = g_strrstr_len (content, (gssize) length, "\n" CHECKSUM_TAG);
-  loader->version = g_str_has_prefix (content, STATE_MAGIC) ? 4 : g_str_has_prefix (content, STATE_MAGIC_V3) ? 3
+  loader->version = g_str_has_prefix (content, STATE_MAGIC) ? 5 : g_str_has_prefix (content, STATE_MAGIC_V4) ? 4
+                    : g_str_has_prefix (content, STATE_MAGIC_V3) ? 3
                     : g_str_has_prefix (content, STATE_MAGIC_V2) ? 2
                     : g_str_has_prefix (content, STATE_MAGIC_V1) ? 1 : 0;
   if (loader->version == 0 || !tail || content[length - 1] != '\n')
@@ -560,7 +584,16 @@ parse_state (const char *path, const char *content, gsize length, Loader *loader
       else if (g_str_equal (f[0], "vmmove"))
         ok = load_vmmove (loader, f);
       else if (g_str_equal (f[0], "proc"))
-        ok = load_proc (loader, f);
+        ok = load_process_times (loader->sample->processes, f);
+      else if (g_str_equal (f[0], "checkpoint") && loader->version >= 5)
+        ok = load_process_times (loader->sample->checkpoints, f);
+      else if (g_str_equal (f[0], "since") && loader->version >= 5)
+        {
+          guint64 ns;
+          ok = g_strv_length (f) == 3 && g_uuid_string_is_valid (f[1]) && parse_u64 (f[2], &ns);
+          if (ok)
+            g_hash_table_replace (loader->sample->since_ns, g_strdup (f[1]), g_memdup2 (&ns, sizeof ns));
+        }
       else if (g_str_equal (f[0], "libvirtcpu"))
         {
           guint64 ns;

@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include "host/engine/engine.h"
+#include "host/engine/vmcpu.h"
 #include "host/attribution/attrib.h"
 #include "host/sense/cpusource.h"
 #include "host/sense/cpustat.h"
@@ -45,7 +46,6 @@ struct _VpEngine {
   gint64 departed_retention_us;
   guint64 quantum_uj;         /* published VM energy moves in multiples of this (1: every µJ) */
   VpTopologyMode topology_mode;
-  GHashTable *missing;        /* uuids of running VMs whose process is gone, to log that once */
   char *proc_root;
   VpStateStore *state;
   char *boot_id;
@@ -53,6 +53,7 @@ struct _VpEngine {
 
   VpTopology *topology;
   VpCpuSource *cpu_source;
+  VpVmCpu *vm_cpu;
   VpSensor *sensor;
   VpInventory *inventory;
   VpChannels *channels;
@@ -183,6 +184,7 @@ vp_engine_free (VpEngine *engine)
   vp_channels_free (engine->channels);
   vp_inventory_free (engine->inventory);
   vp_sensor_free (engine->sensor);
+  vp_vm_cpu_free (engine->vm_cpu);
   vp_cpu_source_free (engine->cpu_source);
   vp_topology_free (engine->topology);
   vp_ledger_free (engine->ledger);
@@ -198,8 +200,6 @@ vp_engine_free (VpEngine *engine)
   g_free (engine->last_cpu_error);
   g_free (engine->last_sensor_error);
   g_free (engine->last_save_error);
-  if (engine->missing)
-    g_hash_table_unref (engine->missing);
   vp_snapshot_unref (engine->published);
   g_mutex_clear (&engine->lock);
   g_free (engine);
@@ -219,7 +219,6 @@ vp_engine_new (const VpConfig *config, gboolean persist, guint64 origin_key, GEr
   engine->departed_retention_us = (gint64) (config->departed_retention_days * 86400 * G_USEC_PER_SEC);
   engine->quantum_uj = MAX (config->quantum_uj, 1);
   engine->topology_mode = config->topology;
-  engine->missing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   engine->proc_root = g_strdup (config->proc_root);
   engine->persist = persist;
   engine->boot_id = vp_state_read_boot_id (config->proc_root);
@@ -228,7 +227,10 @@ vp_engine_new (const VpConfig *config, gboolean persist, guint64 origin_key, GEr
   engine->topology = vp_topology_load (config->proc_root, config->sysfs_root, error);
   if (!engine->topology)
     return NULL;
-  engine->cpu_source = vp_cpu_source_proc_new (config->proc_root, engine->topology);
+  engine->cpu_source = vp_cpu_source_open (config->cpu_source, config->proc_root, engine->topology, error);
+  if (!engine->cpu_source)
+    return NULL;
+  engine->vm_cpu = vp_vm_cpu_new (engine->cpu_source, engine->topology);
   engine->sensor = vp_sensor_open (config, engine->topology, error);
   if (!engine->sensor)
     return NULL;
@@ -306,98 +308,9 @@ note_error (char **last, const char *what, const GError *error)
     }
 }
 
-/* Collects this tick's CPU time of every running VM. */
 static void
-sample_vms (VpEngine *engine, const GPtrArray *vms, VpSample *cur)
-{
-  g_autoptr (GPtrArray) need_libvirt = g_ptr_array_new ();
-
-  for (guint i = 0; i < vms->len; i++)
-    {
-      const VpVmInfo *vm = vms->pdata[i];
-      if (!vp_vm_info_is_running (vm))
-        continue;
-      /* Paused to leave, or arriving and not yet resumed: its QEMU's work
-       * is the migration's (copying memory), the host's and not the
-       * guest's. Charged again from its resume here. */
-      if (vm->life.move == VP_MOVE_OUTGOING || vm->life.move == VP_MOVE_INCOMING)
-        continue;
-      if (vm->pid > 0)
-        {
-          g_autoptr (VpProcessTimes) times = vp_process_times_new ();
-          g_autoptr (GError) error = NULL;
-          if (vp_cpu_source_read (engine->cpu_source, vm->pid, times, &error))
-            {
-              if (g_hash_table_remove (engine->missing, vm->uuid))
-                g_message ("VM %s: process %d is running again", vm->name, vm->pid);
-              g_hash_table_replace (cur->processes, g_strdup (vm->uuid), g_steal_pointer (&times));
-              continue;
-            }
-          /* Said once per disappearance: with libvirt this is usually a VM
-           * that just stopped, and the next event will say so. */
-          if (g_hash_table_add (engine->missing, g_strdup (vm->uuid)))
-            g_message ("VM %s: %s; it gets no CPU time (hence no energy) while it is gone",
-                       vm->name, error->message);
-        }
-      g_ptr_array_add (need_libvirt, vm->uuid);
-    }
-  vp_cpu_source_end_tick (engine->cpu_source);
-  if (need_libvirt->len == 0)
-    return;
-
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GHashTable) times = vp_inventory_cpu_times (engine->inventory, &error);
-  if (error)
-    g_debug ("fallback CPU times: %s", error->message);
-  for (guint i = 0; times && i < need_libvirt->len; i++)
-    {
-      guint64 *ns = g_hash_table_lookup (times, need_libvirt->pdata[i]);
-      if (ns)
-        g_hash_table_replace (cur->libvirt_cpu_ns, g_strdup (need_libvirt->pdata[i]), g_memdup2 (ns, sizeof *ns));
-    }
-}
-
-/* Each VM's CPU time per dense package since prev: from its threads when
- * both samples have them, else from libvirt's cpu.time spread over the
- * packages by their busy time. Fills vm_ns[vm * n_packages + package]. */
-static void
-vm_package_deltas (VpEngine *engine, const GPtrArray *vms, const VpSample *prev, const VpSample *cur,
-                   guint64 *vm_ns)
-{
-  guint n_packages = engine->topology->n_packages;
-  guint64 busy_sum = 0;
-  for (guint p = 0; p < n_packages; p++)
-    busy_sum += engine->package_busy_ns[p];
-
-  for (guint i = 0; i < vms->len; i++)
-    {
-      const VpVmInfo *vm = vms->pdata[i];
-      guint64 *row = &vm_ns[(gsize) i * n_packages];
-      const VpProcessTimes *before = g_hash_table_lookup (prev->processes, vm->uuid);
-      const VpProcessTimes *after = g_hash_table_lookup (cur->processes, vm->uuid);
-      if (before && after &&
-          vp_process_times_package_deltas (before, after, engine->topology->package_of_cpu,
-                                           engine->topology->n_cpus, row))
-        continue;
-
-      const guint64 *total_before = g_hash_table_lookup (prev->libvirt_cpu_ns, vm->uuid);
-      const guint64 *total_after = g_hash_table_lookup (cur->libvirt_cpu_ns, vm->uuid);
-      if (!total_before || !total_after || *total_after <= *total_before)
-        continue;
-      guint64 delta = *total_after - *total_before, given = 0;
-      for (guint p = 0; p < n_packages; p++)
-        {
-          row[p] = p + 1 == n_packages ? delta - given
-                 : busy_sum ? (guint64) ((unsigned __int128) delta * engine->package_busy_ns[p] / busy_sum)
-                 : delta / n_packages;
-          given += row[p];
-        }
-    }
-}
-
-static void
-attribute (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, const VpSample *prev,
-           const VpSample *cur, gint64 interval_ns)
+attribute (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, VpSample *prev,
+           VpSample *cur, gint64 interval_ns)
 {
   VpTopology *topology = engine->topology;
   guint n_packages = topology->n_packages;
@@ -407,7 +320,7 @@ attribute (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, cons
   vp_cpu_sample_package_deltas (topology, &prev->cpu, &cur->cpu, engine->package_busy_ns,
                                 engine->package_total_ns);
   g_autofree guint64 *vm_ns = g_new0 (guint64, (gsize) MAX (n_vms, 1) * n_packages);
-  vm_package_deltas (engine, vms, prev, cur, vm_ns);
+  vp_vm_cpu_deltas (engine->vm_cpu, vms, prev, cur, engine->package_busy_ns, vm_ns);
 
   for (guint i = 0; i < n_vms; i++)
     {
@@ -490,7 +403,7 @@ forget_removed_vms (VpEngine *engine, const GPtrArray *listed, const GPtrArray *
         continue;
       else
         g_message ("VM %s (%s) is gone; dropping its counters", row->name, (char *) key);
-      g_hash_table_remove (engine->missing, key);
+      vp_vm_cpu_forget (engine->vm_cpu, key);
       g_hash_table_iter_remove (&iter);
     }
 }
@@ -636,6 +549,7 @@ publish (VpEngine *engine, const GPtrArray *listed, const GPtrArray *vms, VpVmLe
   snapshot->interval_s = engine->interval_s;
   snapshot->last_interval_s = interval_s;
   snapshot->sensor = g_strdup (vp_sensor_name (engine->sensor));
+  snapshot->cpu_source = vp_cpu_source_name (engine->cpu_source);
   snapshot->estimated = estimated;
   snapshot->policy = g_strdup (vp_policy_to_string (engine->policy));
   snapshot->topology = g_strdup (vp_topology_to_string (engine->topology_mode));
@@ -836,7 +750,7 @@ vp_engine_tick (VpEngine *engine)
   g_autofree VpVmLedger **vm_ledgers = g_new (VpVmLedger *, MAX (vms->len, 1));
   for (guint i = 0; i < vms->len; i++)
     vm_ledgers[i] = row_of_present_vm (engine, vms->pdata[i]);
-  sample_vms (engine, vms, cur);
+  vp_vm_cpu_sample (engine->vm_cpu, engine->inventory, vms, engine->prev, cur);
 
   double interval_s = 0;
   if (engine->prev && cur->mono_ns > engine->prev->mono_ns)

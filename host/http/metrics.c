@@ -123,6 +123,9 @@ vp_snapshot_metrics (const VpSnapshot *s, gsize *length)
   vp_promtext_family (text, "vpower_sensor_info", "gauge", "The energy sensor in use and the attribution settings");
   vp_promtext_sample (text, 1, "sensor", s->sensor, "policy", s->policy, "topology", s->topology,
                       "inventory", s->inventory, NULL);
+  vp_promtext_family (text, "vpower_cpu_source_info", "gauge",
+                      "Where VMs' CPU time comes from: bpf (a sched_switch program, per CPU) or proc (/proc, per thread)");
+  vp_promtext_sample (text, 1, "source", s->cpu_source ? s->cpu_source : "none", NULL);
   vp_promtext_family (text, "vpower_engine_start_time_seconds", "gauge",
                       "Unix time this engine started (it changes at each restart: a crash loop shows)");
   vp_promtext_sample (text, s->started_us / 1e6, NULL);

@@ -10,8 +10,11 @@
 
 struct _VpCpuSource {
   const char *name;
+  gboolean per_cpu;
   gboolean (*read) (VpCpuSource *source, int pid, VpProcessTimes *times, GError **error);
   void (*end_tick) (VpCpuSource *source);
+  /* NULL: read gives threads already. */
+  gboolean (*read_threads) (VpCpuSource *source, int pid, VpProcessTimes *times, GError **error);
   gpointer impl;
   GDestroyNotify free_impl;
 };

@@ -9,6 +9,7 @@
  *  - the thread list is walked again only when the thread count changes (the task directory's
  *    link count is 2 + the number of threads: fs/proc/base.c, proc_task_getattr), when a held
  *    thread has gone, or every WALK_EVERY ticks, to see affinity changes;
+ *  - a process's files are let go of once it has not been read for RETAIN_TICKS ticks;
  *  - stat (field 39, the CPU a thread last ran on) is read only for a thread that ran since the
  *    last read and whose allowed CPUs span more than one package: a thread confined to one
  *    package is charged to it exactly without it.
@@ -37,6 +38,11 @@
 /* Ticks between walks of a VM's thread list when its thread count has not changed: how long a
  * vCPU re-pinned to another package (virsh vcpupin) may still be charged to its old one. */
 #define WALK_EVERY 10
+
+/* Ticks a process's files stay held without being read: a VM's /proc checkpoints are read every
+ * 10 ticks when its CPU time comes from BPF (host/engine/vmcpu.c), and must not be opened anew
+ * each time. */
+#define RETAIN_TICKS 32
 
 typedef struct {
   int tid;
@@ -330,7 +336,7 @@ proc_end_tick (VpCpuSource *source)
   gpointer value;
   g_hash_table_iter_init (&iter, self->processes);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (((HeldProcess *) value)->read_in_tick != self->tick)
+    if (self->tick - ((HeldProcess *) value)->read_in_tick >= RETAIN_TICKS)
       g_hash_table_iter_remove (&iter);
   self->tick++;
 }

@@ -10,11 +10,25 @@ typedef struct {
   guint64 runtime_ns;   /* schedstat field 1: nanoseconds spent running */
 } VpTaskTime;
 
+/* Run time in slots, each charged to a CPU's package: one slot per thread (/proc), or one per CPU
+ * (BPF: tid is the CPU + 1). */
 typedef struct {
   int pid;
-  guint64 start_ticks;  /* stat field 22; tells a reused PID from the same process */
+  /* Which counters these are: two samples are subtracted only when it matches. /proc: the
+   * process's start time (stat field 22), which tells a reused PID from the same process. BPF:
+   * its program's instance, with VP_TIMES_PER_CPU set, which no start time has. */
+  guint64 start_ticks;
   GArray *tasks;        /* VpTaskTime, sorted by tid */
 } VpProcessTimes;
+
+#define VP_TIMES_PER_CPU (G_GUINT64_CONSTANT (1) << 63)
+
+/* TRUE for a sample of per-CPU slots (BPF), FALSE for one of threads (/proc). */
+static inline gboolean
+vp_process_times_per_cpu (const VpProcessTimes *times)
+{
+  return (times->start_ticks & VP_TIMES_PER_CPU) != 0;
+}
 
 VpProcessTimes *vp_process_times_new (void);
 void vp_process_times_free (VpProcessTimes *times);

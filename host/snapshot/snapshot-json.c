@@ -45,6 +45,8 @@ vp_snapshot_json_host_members (JsonBuilder *b, const VpSnapshot *s)
   json_builder_add_string_value (b, PACKAGE_VERSION);
   json_builder_set_member_name (b, "sensor");
   json_builder_add_string_value (b, s->sensor);
+  json_builder_set_member_name (b, "cpu_source");
+  json_builder_add_string_value (b, s->cpu_source ? s->cpu_source : "none");
   json_builder_set_member_name (b, "estimated");
   json_builder_add_boolean_value (b, s->estimated);
   json_builder_set_member_name (b, "policy");

@@ -57,6 +57,7 @@ typedef struct {
   double interval_s;            /* configured tick length */
   double last_interval_s;       /* measured length of the last tick */
   char *sensor;
+  const char *cpu_source;       /* "bpf" or "proc": a static string */
   gboolean estimated;
   char *policy;
   char *topology;

@@ -123,6 +123,10 @@ vp_ctl_render_status (JsonObject *result)
                             number_member (result, "ticks"));
   g_string_append_printf (out, "sensor     %s%s\n", string_or_unknown (result, "sensor"),
                           flag_member (result, "estimated") ? " (estimated: RAPL is not readable)" : "");
+  const char *cpu_source = string_or_unknown (result, "cpu_source");
+  g_string_append_printf (out, "cpu time   %s%s\n", cpu_source,
+                          g_str_equal (cpu_source, "bpf") ? " (a sched_switch program: per CPU)"
+                          : g_str_equal (cpu_source, "proc") ? " (/proc: per thread, by the CPU it last ran on)" : "");
   g_string_append_printf (out, "policy     %s, topology %s\n", string_or_unknown (result, "policy"),
                           string_or_unknown (result, "topology"));
   const char *connect = string_member (result, "connect");

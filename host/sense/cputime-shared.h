@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpowerd: what the BPF CPU-time program and the daemon share: one CPU's state. */
+#pragma once
+
+/* Written only by the program on this CPU, read by the daemon through a mapping. */
+struct vp_cpu_state {
+  __u64 seq;        /* odd while the program writes */
+  __s64 slot;       /* the VM slot of the task running here since since_ns, or -1 */
+  __u64 since_ns;   /* CLOCK_MONOTONIC of its switch-in */
+  __u64 pad[5];     /* one cache line per CPU: no false sharing between CPUs */
+};
