@@ -5,8 +5,10 @@
 # `libvirt` (a minimal libvirtd + QEMU) or `test` (all of it, plus the real peers the suite uses).
 set -euo pipefail
 
+# clang, bpftool and libbpf-dev build the BPF CPU-time source (issue 24; configure --enable-bpf).
 build_packages=(build-essential autoconf automake libtool pkg-config
-                libvirt-dev libfuse3-dev fuse3 libglib2.0-dev libmicrohttpd-dev libjson-glib-dev)
+                libvirt-dev libfuse3-dev fuse3 libglib2.0-dev libmicrohttpd-dev libjson-glib-dev
+                clang bpftool libbpf-dev)
 # libvirt-daemon-system would pull in systemd and a default network: not needed
 # (real-components.md).
 libvirt_packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils)

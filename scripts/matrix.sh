@@ -61,6 +61,7 @@ guest_packages=(build-essential autoconf automake libtool pkg-config
 # tests/guest (busybox for the initramfs, node_exporter for the guest's overlay).
 host_packages=(build-essential autoconf automake libtool pkg-config
                libvirt-dev libglib2.0-dev libfuse3-dev fuse3 libmicrohttpd-dev libjson-glib-dev
+               clang bpftool libbpf-dev
                libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
                python3 curl openssl file procps busybox-static cpio xz-utils kmod
                prometheus prometheus-node-exporter virtiofsd)
@@ -154,7 +155,7 @@ host_part () {
     echo "== $(. /etc/os-release; echo "$PRETTY_NAME"): libvirt $(pkg-config --modversion libvirt), $(qemu-system-x86_64 --version | head -1)"
     autoreconf -fi
     mkdir build && cd build
-    ../configure --prefix=/usr --sysconfdir=/etc --localstatedir=/var --enable-werror
+    ../configure --prefix=/usr --sysconfdir=/etc --localstatedir=/var --enable-werror --enable-bpf
     make -j"$(nproc)"
     # QEMU as root without mount namespaces: this root has no systemd, and runs inside a
     # private mount namespace already (real-components.md).

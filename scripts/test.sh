@@ -59,7 +59,7 @@ configure_in () {
 layout=(--prefix=/usr --sysconfdir=/etc --localstatedir=/var)
 
 step "ASan+UBSan build; make check of the unit and daemon tests"
-configure_in "$src/build-asan" "${layout[@]}" --enable-werror --enable-sanitizers
+configure_in "$src/build-asan" "${layout[@]}" --enable-werror --enable-sanitizers --enable-bpf
 make -C "$src/build-asan" -j"$(nproc)" all >"$log_dir/build-asan-make.log" 2>&1 ||
   { tail -30 "$log_dir/build-asan-make.log"; die "build in $src/build-asan failed"; }
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -67,7 +67,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS):' "$log_dir/check-asan.log" | sed 's/^/asan /'
 
 step "make distcheck: the tarball, -Werror, the unit and component tests"
-configure_in "$src/build-ci" "${layout[@]}" --enable-werror
+configure_in "$src/build-ci" "${layout[@]}" --enable-werror --enable-bpf
 make -C "$src/build-ci" distcheck DAEMON_TESTS= >"$log_dir/distcheck.log" 2>&1
 distcheck_status=$?
 grep -E '^(PASS|FAIL|ERROR|SKIP|XFAIL|XPASS):' "$log_dir/distcheck.log" | sed 's/^/distcheck /'

@@ -11,6 +11,7 @@
 : "${VPOWER_AGENT:=$abs_top_builddir/vpower-agent}"
 export abs_top_srcdir abs_top_builddir VPOWERD VPOWER_AGENT
 VP_BURN="$abs_top_builddir/tests/vp-burn"
+VP_THREADS="$abs_top_builddir/tests/vp-threads"
 VP_FAKE_RAPL="$abs_top_builddir/tests/vp-fake-rapl"
 
 # vp_setup_workdir: $work becomes a new temporary directory. At exit every

@@ -141,6 +141,22 @@ task_of (const VpProcessTimes *times, int tid)
   g_error ("thread %d was not read", tid);
 }
 
+/* No thread has a tid this high (pid_max is at most 2^22): the slot of exited threads' time. */
+static gboolean
+is_exited_slot (const VpTaskTime *task)
+{
+  return task->tid >= (1 << 22);
+}
+
+static guint64
+total_ns (const VpProcessTimes *times)
+{
+  guint64 total = 0;
+  for (guint i = 0; i < times->tasks->len; i++)
+    total += g_array_index (times->tasks, VpTaskTime, i).runtime_ns;
+  return total;
+}
+
 /* The held reads give what a fresh open+read gives, for every thread but the reading one (whose
  * own time moves while it reads), as threads come and go. */
 static void
@@ -151,6 +167,8 @@ assert_same_as_fresh (VpCpuSource *source)
   g_autoptr (GError) error = NULL;
   g_assert_true (vp_cpu_source_read (source, getpid (), held, &error));
   g_assert_no_error (error);
+  if (held->tasks->len && is_exited_slot (&g_array_index (held->tasks, VpTaskTime, held->tasks->len - 1)))
+    g_array_set_size (held->tasks, held->tasks->len - 1);
   vp_cpu_source_end_tick (source);
   g_assert_true (vp_process_times_read ("/proc", getpid (), fresh, &error));
   g_assert_cmpuint (held->tasks->len, ==, fresh->tasks->len);
@@ -206,6 +224,32 @@ test_threads_come_and_go (void)
   for (int tick = 0; tick < 64; tick++)
     vp_cpu_source_end_tick (source);
   g_assert_cmpuint (open_fds (), ==, fds_before);
+}
+
+/* A thread that runs and exits between two readings is not lost: its time shows in the exited
+ * slot, to the kernel's clock tick (10 ms: the process's total is rounded down to it). */
+static void
+test_exited_thread_counted (void)
+{
+  g_autoptr (VpCpuSource) source = vp_cpu_source_proc_new ("/proc", &two_cpus);
+  g_autoptr (VpProcessTimes) before = vp_process_times_new ();
+  g_autoptr (VpProcessTimes) after = vp_process_times_new ();
+  for (int round = 0; round < 3; round++)
+    {
+      g_assert_true (vp_cpu_source_read (source, getpid (), before, NULL));
+      vp_cpu_source_end_tick (source);
+      Worker *short_lived = worker_start (-1, 100);
+      worker_burn (short_lived);
+      worker_stop (short_lived);
+      g_assert_true (vp_cpu_source_read (source, getpid (), after, NULL));
+      vp_cpu_source_end_tick (source);
+      /* Slots only rise; the new one (or the exited slot's rise) holds the 100 ms. */
+      int per_package[2] = { 0, 0 };
+      guint64 gained[2] = { 0, 0 };
+      g_assert_true (vp_process_times_package_deltas (before, after, per_package, 2, gained));
+      g_assert_cmpuint (gained[0], >=, 80 * 1000 * 1000);
+      g_assert_cmpuint (total_ns (after), >=, total_ns (before) + 80 * 1000 * 1000);
+    }
 }
 
 /* A thread allowed on one package only is charged to it; one allowed on both, to where it last
@@ -298,6 +342,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/cpusource/proc/threads-come-and-go", test_threads_come_and_go);
   g_test_add_func ("/cpusource/proc/package-of-thread", test_package_of_thread);
+  g_test_add_func ("/cpusource/proc/exited-thread-counted", test_exited_thread_counted);
   g_test_add_func ("/cpusource/proc/process-gone", test_process_gone);
   g_test_add_func ("/cpusource/proc/fixture-root", test_fixture_root);
   return g_test_run ();

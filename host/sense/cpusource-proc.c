@@ -14,7 +14,10 @@
  *    last read and whose allowed CPUs span more than one package: a thread confined to one
  *    package is charged to it exactly without it.
  * A thread seen late loses nothing: its first sighting counts its run time from zero
- * (vp_process_times_package_deltas). Held files belong to the process they were opened for, not
+ * (vp_process_times_package_deltas). Nor does one that exits: what it ran after its last reading
+ * (all of it, if it came and went between two) is found in the process's own total (stat fields 14 and 15, which keep
+ * the time of exited threads) less the live threads' and what was counted of the gone ones, and
+ * shown as one more slot (exited_tid). Held files belong to the process they were opened for, not
  * to its PID: once it has exited they fail (ESRCH), and a new process with that PID is opened
  * afresh. */
 #include "config.h"
@@ -51,11 +54,19 @@ typedef struct {
   int home_cpu;           /* a CPU of the one package its affinity allows, or -1 */
   int last_cpu;
   guint64 last_runtime_ns;
+  gboolean gone;          /* its file failed: counted into gone_counted_ns already */
 } HeldThread;
 
 typedef struct {
   int task_fd;            /* PID/task */
+  int stat_fd;            /* PID/stat: the whole process's CPU time, exited threads' included */
   guint64 start_ticks;
+  /* Exited threads: the process's total less its live threads' (dead_ns) when first read, what
+   * was counted of the threads gone since, and the slot of their uncounted time (monotonic). */
+  guint64 dead_base_ns;
+  guint64 gone_counted_ns;
+  guint64 exited_ns;
+  int exited_cpu;
   GArray *threads;        /* HeldThread, sorted by tid */
   guint ticks_to_walk;
   guint64 read_in_tick;
@@ -69,6 +80,10 @@ typedef struct {
   int *package_of_cpu;
   GHashTable *processes;  /* pid -> HeldProcess */
   guint64 tick;
+  /* The slot of exited threads' time: above any PID, and another in each engine, as its value
+   * counts from this engine's first reading. */
+  int exited_tid;
+  guint64 ns_per_clock_tick;
   gboolean said_out_of_fds;
 } ProcSource;
 
@@ -88,6 +103,8 @@ held_process_free (HeldProcess *held)
     held_thread_close (&g_array_index (held->threads, HeldThread, i));
   g_array_unref (held->threads);
   close (held->task_fd);
+  if (held->stat_fd >= 0)
+    close (held->stat_fd);
   g_free (held);
 }
 
@@ -158,6 +175,42 @@ home_cpu (const ProcSource *self, int tid)
   return home;
 }
 
+/* A thread no longer listed: what was counted of it joins gone_counted_ns, so that the exited
+ * slot holds only what it ran after its last reading. */
+static void
+thread_gone (HeldProcess *held, HeldThread *thread)
+{
+  if (!thread->gone)
+    held->gone_counted_ns += thread->last_runtime_ns;
+  held_thread_close (thread);
+}
+
+/* The process's CPU time so far, exited threads' included, and the CPU its main thread last
+ * ran on. In clock ticks: the kernel rounds it down to 10 ms. */
+static gboolean
+read_process_total (const ProcSource *self, const HeldProcess *held, guint64 *total_ns, int *cpu)
+{
+  char buf[1024];
+  ssize_t n = held->stat_fd >= 0 ? pread (held->stat_fd, buf, sizeof buf - 1, 0) : -1;
+  if (n <= 0)
+    return FALSE;
+  buf[n] = '\0';
+  const char *p = strrchr (buf, ')');
+  guint64 fields[40] = { 0 };
+  /* Fields after the ')': 3 onwards, one blank before each. */
+  for (int field = 3; p && field <= 39; field++)
+    {
+      p = strchr (p + 1, ' ');
+      if (p)
+        fields[field] = g_ascii_strtoull (p + 1, NULL, 10);
+    }
+  if (!p)
+    return FALSE;
+  *total_ns = (fields[14] + fields[15]) * self->ns_per_clock_tick;
+  *cpu = fields[39] > G_MAXINT ? -1 : (int) fields[39];
+  return TRUE;
+}
+
 static int
 compare_int (gconstpointer a, gconstpointer b)
 {
@@ -197,7 +250,7 @@ walk_threads (ProcSource *self, HeldProcess *held)
     {
       int tid = g_array_index (tids, int, i);
       for (; j < old->len && g_array_index (old, HeldThread, j).tid < tid; j++)
-        held_thread_close (&g_array_index (old, HeldThread, j));
+        thread_gone (held, &g_array_index (old, HeldThread, j));
       HeldThread thread;
       if (j < old->len && g_array_index (old, HeldThread, j).tid == tid)
         thread = g_array_index (old, HeldThread, j++);
@@ -210,7 +263,7 @@ walk_threads (ProcSource *self, HeldProcess *held)
       g_array_append_val (threads, thread);
     }
   for (; j < old->len; j++)
-    held_thread_close (&g_array_index (old, HeldThread, j));
+    thread_gone (held, &g_array_index (old, HeldThread, j));
   g_array_unref (old);
   held->threads = threads;
   return threads->len > 0;
@@ -231,6 +284,9 @@ open_process (ProcSource *self, int pid, GError **error)
     }
   HeldProcess *held = g_new0 (HeldProcess, 1);
   held->task_fd = task_fd;
+  g_snprintf (path, sizeof path, "%s/%d/stat", self->proc_root, pid);
+  held->stat_fd = open (path, O_RDONLY | O_CLOEXEC);
+  held->exited_cpu = -1;
   held->threads = g_array_new (FALSE, FALSE, sizeof (HeldThread));
   /* The main thread's start time is the process's: it tells a reused PID from the process
    * the previous sample saw. */
@@ -251,9 +307,38 @@ open_process (ProcSource *self, int pid, GError **error)
 }
 
 /* One sample of a held process. FALSE when none of its threads could be read: it has exited. */
+/* The exited slot: the process's total less the live threads' is the lifetime of every exited
+ * thread; less the first reading's (the base) and what was counted of them, what they ran unseen.
+ * Read every time, as a thread may come and go between two readings and leave no other trace.
+ * The kernel's total is rounded down to a clock tick, so the slot only ever rises (to its largest
+ * reading): it is at most two ticks short, and never counts twice. */
+static void
+account_exited (const ProcSource *self, HeldProcess *held, guint64 live_ns, gboolean first_read,
+                VpProcessTimes *times)
+{
+  guint64 total_ns;
+  int cpu;
+  if (read_process_total (self, held, &total_ns, &cpu))
+    {
+      guint64 dead_ns = total_ns > live_ns ? total_ns - live_ns : 0;
+      if (first_read)
+        held->dead_base_ns = dead_ns;
+      else if (dead_ns > held->dead_base_ns + held->gone_counted_ns)
+        held->exited_ns = MAX (held->exited_ns, dead_ns - held->dead_base_ns - held->gone_counted_ns);
+      held->exited_cpu = cpu;
+    }
+  if (held->exited_ns == 0)
+    return;
+  /* After every thread: the slots stay sorted by tid. */
+  VpTaskTime exited = { .tid = self->exited_tid, .cpu = held->exited_cpu, .runtime_ns = held->exited_ns };
+  g_array_append_val (times->tasks, exited);
+}
+
 static gboolean
 read_held (ProcSource *self, HeldProcess *held, int pid, VpProcessTimes *times)
 {
+  gboolean first_read = held->read_in_tick == 0;
+  guint64 live_ns = 0;
   struct stat st;
   gboolean count_changed = fstat (held->task_fd, &st) == 0 && st.st_nlink >= 2 &&
                            st.st_nlink - 2 != held->threads->len;
@@ -270,9 +355,13 @@ read_held (ProcSource *self, HeldProcess *held, int pid, VpProcessTimes *times)
       char *end;
       if (!read_thread_file (held, thread->schedstat_fd, thread->tid, "schedstat", buf, sizeof buf))
         {
-          /* Exited: skipped, as a fresh walk would. The next tick walks again, in case another
-           * thread came while the count stayed the same. */
+          /* Exited: skipped, as a fresh walk would, and its uncounted time is the exited slot's
+           * below. The next tick walks again, in case another thread came while the count
+           * stayed the same. */
           held->ticks_to_walk = 1;
+          if (!thread->gone)
+            held->gone_counted_ns += thread->last_runtime_ns;
+          thread->gone = TRUE;
           continue;
         }
       guint64 runtime = g_ascii_strtoull (buf, &end, 10);
@@ -290,9 +379,13 @@ read_held (ProcSource *self, HeldProcess *held, int pid, VpProcessTimes *times)
       if (task.cpu < 0)
         task.cpu = thread->last_cpu;
       thread->last_runtime_ns = runtime;
+      live_ns += runtime;
       g_array_append_val (times->tasks, task);
     }
-  return times->tasks->len > 0;
+  if (times->tasks->len == 0)
+    return FALSE;
+  account_exited (self, held, live_ns, first_read, times);
+  return TRUE;
 }
 
 static gboolean
@@ -373,6 +466,10 @@ vp_cpu_source_proc_new (const char *proc_root, const VpTopology *topology)
   self->processes = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
                                            (GDestroyNotify) held_process_free);
   self->tick = 1;
+  /* pid_max is at most 2^22 (kernel/pid.c): these are no thread's. */
+  self->exited_tid = G_MAXINT - (int) g_random_int_range (0, 1 << 20);
+  long hz = sysconf (_SC_CLK_TCK);
+  self->ns_per_clock_tick = 1000000000u / (guint64) (hz > 0 ? hz : 100);
 
   VpCpuSource *source = g_new0 (VpCpuSource, 1);
   source->name = "proc";
