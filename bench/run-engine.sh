@@ -12,6 +12,13 @@ echo "   (VMs of 4 threads, as a 1-vCPU TCG QEMU here; then of 1 thread)"
 "$build/bench/bench-engine" --threads 4 "$src/tests/data/powercap/single" 10 100 1000 || engine_status=$?
 "$build/bench/bench-engine" "$src/tests/data/powercap/single" 10 100 1000 || engine_status=$?
 
+echo "== the BPF program's cost to the host: a ping-pong of two processes on one CPU, with and without it"
+if [ -x "$build/bench/bench-switch" ] || make -C "$build" -s bench/bench-switch 2>/dev/null; then
+  "$build/bench/bench-switch" || engine_status=$?
+else
+  echo "   (vpowerd was built without BPF: configure found no clang, bpftool or libbpf)"
+fi
+
 echo "== the channels' cost: the engine at 100 VMs with a channel each, against the same engine without (same run)"
 echo "   (VMs of 4 threads, as a 1-vCPU TCG QEMU here; then of 1 thread, the cheapest tick to add to)"
 "$build/bench/bench-engine" --channels "$src/tests/data/powercap/single" 100 4 || engine_status=$?

@@ -59,14 +59,15 @@ used () { vp_get "${url[$1]}/api/v1/host" | vp_json 'd["cpu_source"]'; }
 vp_ok $? "each says which source it counts with: /api/v1/host cpu_source bpf and proc, and vpower_cpu_source_info"
 
 # Both have sampled the idle VMs before they start, and again after they stop: each then counted
-# all of what they ran.
+# all of what they ran. (/proc finds the time of threads that came and went between two ticks in
+# the process's total, which it reads every 10 ticks: hence 12 ticks after.)
 for source in bpf proc; do as $source vp_wait_for 20 vp_ticks_at_least 2; done
 kill -USR1 "${vm_pid[@]}"
 all_done () { for vm in "${!vm_pid[@]}"; do [ -s "$work/$vm.out" ] || return 1; done; }
 vp_wait_for 60 all_done || echo "Bail out! the stand-in VMs did not finish"
 for source in bpf proc; do
   ticks=$(as $source vp_ticks)
-  as $source vp_wait_for 20 vp_ticks_at_least $((ticks + 2))
+  as $source vp_wait_for 30 vp_ticks_at_least $((ticks + 12))
 done
 
 # vm_figure SOURCE VM: "CPU_SECONDS PACKAGE0_J PACKAGE1_J" as that vpowerd counted them.
@@ -126,11 +127,12 @@ gone () {
 [ -n "$prog_id" ] && vp_wait_for 20 gone
 vp_ok $? "kill -9: the engine's program (id ${prog_id:-none}) and its maps (${map_ids:-none}) are freed with it"
 
-vp_start_vpowerd "$work/bpf.log" "${common[@]}" --cpu-source bpf --state-dir "$work/state-bpf" \
-  --runtime-dir "$work/run-bpf"
+vp_start_vpowerd "$work/bpf-again.log" "${common[@]}" --cpu-source bpf --state-dir "$work/state-bpf" \
+  --runtime-dir "$work/run-bpf" || sed 's/^/# restarted: /' "$work/bpf-again.log"
 url[bpf]=$VP_URL pid[bpf]=$VP_PID
 pids+=("$VP_PID")
 read -r new_id _ < <(programs "${pid[bpf]}")
+[ -n "$new_id" ] || { vp_diag "no program found among the descriptors of $VP_PID:"; grep -H '' /proc/"$VP_PID"/fdinfo/* | grep -E 'prog_id|link_id' | sed 's/^/# /'; }
 after=$(vp_get "${url[bpf]}/api/v1/vms" | vp_json "sorted((v['name'], v['cpu_seconds']) for v in d['vms'])")
 python3 -c "
 before, after = $before, $after

@@ -67,6 +67,8 @@ typedef struct {
   guint64 gone_counted_ns;
   guint64 exited_ns;
   int exited_cpu;
+  gboolean threads_went;  /* since the process's total was last read */
+  guint ticks_to_total;
   GArray *threads;        /* HeldThread, sorted by tid */
   guint ticks_to_walk;
   guint64 read_in_tick;
@@ -182,6 +184,7 @@ thread_gone (HeldProcess *held, HeldThread *thread)
 {
   if (!thread->gone)
     held->gone_counted_ns += thread->last_runtime_ns;
+  held->threads_went = TRUE;
   held_thread_close (thread);
 }
 
@@ -309,16 +312,20 @@ open_process (ProcSource *self, int pid, GError **error)
 /* One sample of a held process. FALSE when none of its threads could be read: it has exited. */
 /* The exited slot: the process's total less the live threads' is the lifetime of every exited
  * thread; less the first reading's (the base) and what was counted of them, what they ran unseen.
- * Read every time, as a thread may come and go between two readings and leave no other trace.
- * The kernel's total is rounded down to a clock tick, so the slot only ever rises (to its largest
- * reading): it is at most two ticks short, and never counts twice. */
+ * The total is read when threads have gone, and every WALK_EVERY ticks besides, as a thread may
+ * come and go between two readings and leave no other trace: its time is then counted up to
+ * WALK_EVERY ticks late, never lost. (Reading it every tick would cost as much as the threads'
+ * own reads: the kernel sums every thread for it.) The kernel's total is rounded down to a clock
+ * tick, so the slot only ever rises (to its largest reading): it is at most two ticks short, and
+ * never counts twice. */
 static void
 account_exited (const ProcSource *self, HeldProcess *held, guint64 live_ns, gboolean first_read,
                 VpProcessTimes *times)
 {
   guint64 total_ns;
   int cpu;
-  if (read_process_total (self, held, &total_ns, &cpu))
+  gboolean due = first_read || held->threads_went || --held->ticks_to_total == 0;
+  if (due && read_process_total (self, held, &total_ns, &cpu))
     {
       guint64 dead_ns = total_ns > live_ns ? total_ns - live_ns : 0;
       if (first_read)
@@ -326,6 +333,8 @@ account_exited (const ProcSource *self, HeldProcess *held, guint64 live_ns, gboo
       else if (dead_ns > held->dead_base_ns + held->gone_counted_ns)
         held->exited_ns = MAX (held->exited_ns, dead_ns - held->dead_base_ns - held->gone_counted_ns);
       held->exited_cpu = cpu;
+      held->threads_went = FALSE;
+      held->ticks_to_total = WALK_EVERY;
     }
   if (held->exited_ns == 0)
     return;
@@ -362,6 +371,7 @@ read_held (ProcSource *self, HeldProcess *held, int pid, VpProcessTimes *times)
           if (!thread->gone)
             held->gone_counted_ns += thread->last_runtime_ns;
           thread->gone = TRUE;
+          held->threads_went = TRUE;
           continue;
         }
       guint64 runtime = g_ascii_strtoull (buf, &end, 10);

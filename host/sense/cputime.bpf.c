@@ -3,7 +3,7 @@
  *
  * On each context switch, the time the outgoing task ran is added to its VM's counter for this
  * CPU, when its thread group is one vpowerd listed (tgid_slot). Nothing else: no hardware
- * counters, no per-task state, so a switch between tasks of no VM costs two hash lookups.
+ * counters, no per-task state, so a switch between tasks of no VM costs one hash lookup.
  * The daemon maps cpu_state and slot_ns and reads them without a system call; it adds the
  * interval still running on each CPU itself, so a vCPU that never switches out is not missed. */
 #include <stdbool.h>
@@ -54,14 +54,23 @@ BPF_PROG (vp_sched_switch, bool preempt, struct task_struct *prev, struct task_s
   struct vp_cpu_state *state = bpf_map_lookup_elem (&cpu_state, &cpu);
   if (!state)
     return 0;
-  __u32 prev_tgid = prev->tgid, next_tgid = next->tgid;
-  __u32 *prev_found = bpf_map_lookup_elem (&tgid_slot, &prev_tgid);
-  __u32 *next_found = bpf_map_lookup_elem (&tgid_slot, &next_tgid);
-  /* Values, not the pointers: clang would OR two map pointers, which the verifier refuses. */
-  __s64 prev_slot = prev_found ? (__s64) *prev_found : -1;
-  __s64 next_slot = next_found ? (__s64) *next_found : -1;
-  if (prev_slot < 0 && next_slot < 0 && state->slot < 0)
+  /* The outgoing task is looked up only if a VM's task was switched in here: on a host, most
+   * switches are between tasks of no VM, and cost this one lookup. Values, not the pointers:
+   * clang would OR two map pointers, which the verifier refuses. */
+  __s64 running = state->slot, prev_slot = -1, next_slot = -1;
+  __u32 next_tgid = next->tgid;
+  __u32 *found = bpf_map_lookup_elem (&tgid_slot, &next_tgid);
+  if (found)
+    next_slot = *found;
+  if (running < 0 && next_slot < 0)
     return 0;
+  if (running >= 0)
+    {
+      __u32 prev_tgid = prev->tgid;
+      found = bpf_map_lookup_elem (&tgid_slot, &prev_tgid);
+      if (found)
+        prev_slot = *found;
+    }
 
   __u64 now = bpf_ktime_get_ns ();
   /* A seqlock with one writer, this CPU: odd while it writes, so that the reader never takes a
@@ -69,7 +78,7 @@ BPF_PROG (vp_sched_switch, bool preempt, struct task_struct *prev, struct task_s
   __sync_fetch_and_add (&state->seq, 1);
   /* Charged only if it was switched in as that VM's: a thread group listed while it ran has
    * no switch-in time to count from. */
-  if (prev_slot >= 0 && state->slot == prev_slot)
+  if (prev_slot >= 0 && running == prev_slot)
     {
       __u32 index = cpu * n_slots + (__u32) prev_slot;
       __u64 *ns = bpf_map_lookup_elem (&slot_ns, &index);
