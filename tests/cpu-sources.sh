@@ -13,7 +13,7 @@ command -v bpftool >/dev/null || vp_skip_or_fail "no bpftool (to list the loaded
 command -v setpriv >/dev/null || vp_skip_or_fail "no setpriv (util-linux)"
 [ "$(nproc)" -ge 2 ] || vp_skip_or_fail "needs two CPUs"
 vp_setup_workdir
-vp_plan 12
+vp_plan 15
 
 # Two packages of one CPU each, CPU 0 and CPU 1, both at 50 W (core 20 W, dram 5 W).
 for cpu in 0 1; do
@@ -55,7 +55,7 @@ done
 VP_PID=
 used () { vp_get "${url[$1]}/api/v1/host" | vp_json 'd["cpu_source"]'; }
 [ "$(used bpf)" = bpf ] && [ "$(used proc)" = proc ] &&
-  vp_get "${url[bpf]}/metrics" | grep -qx 'vpower_cpu_source_info{source="bpf"} 1'
+  vp_get "${url[bpf]}/metrics" | grep -x 'vpower_cpu_source_info{source="bpf"} 1' >/dev/null
 vp_ok $? "each says which source it counts with: /api/v1/host cpu_source bpf and proc, and vpower_cpu_source_info"
 
 # Both have sampled the idle VMs before they start, and again after they stop: each then counted
@@ -113,7 +113,7 @@ vp_ok $? "the books conserve to the µJ on every zone with either source"
 programs () {
   local prog maps
   prog=$(grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u |
-         while read -r id; do bpftool prog show id "$id" 2>/dev/null | grep -q 'name vp_sched_switch' && echo "$id"; done)
+         while read -r id; do bpftool prog show id "$id" 2>/dev/null | grep 'name vp_sched_switch' >/dev/null && echo "$id"; done)
   maps=$(grep -h '^map_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u | tr '\n' ' ')
   [ -n "$prog" ] && echo "$prog $maps"
 }
@@ -140,9 +140,39 @@ import sys; sys.exit(0 if [n for n, _ in before] == [n for n, _ in after] and al
   [ -n "$new_id" ] && [ "$new_id" != "$prog_id" ]
 vp_ok $? "restarted, it loads a program of its own (id ${new_id:-none}) and no VM's CPU time goes back"
 
+# A change of source across a kill -9, each way: what the VM ran while no vpowerd counted is
+# charged to it, exactly as /proc says it ran (the burner frozen at both ends, so that both ends
+# are known to the nanosecond), and the books still conserve.
+"$VP_BURN" 0.5 & pids+=($!); burner=$!
+printf '[burn]\nuuid=00000000-0000-4000-8000-0000000000aa\npid=%d\n' $burner >"$work/burn.ini"
+switch_common=(--sensor powercap --powercap-root "$powercap" --sysfs-root "$work/sysfs" --inventory "static:$work/burn.ini"
+               --allow-fast-updates --interval 0.5 --state-dir "$work/state-switch" --runtime-dir "$work/run-switch")
+burn_cpu () { vp_get "$VP_URL/api/v1/vms" | vp_json 'd["vms"][0]["cpu_seconds"]'; }
+ran_ns () { awk '{ s += $1 } END { printf "%.0f\n", s }' /proc/$burner/task/*/schedstat; }
+vp_start_vpowerd "$work/switch-1.log" "${switch_common[@]}" --cpu-source proc; pids+=("$VP_PID")
+vp_wait_for 20 vp_ticks_at_least 3
+for to in bpf proc; do
+  vp_freeze_burners $burner
+  counted0=$(burn_cpu) ran0=$(ran_ns) from=$(vp_get "$VP_URL/api/v1/host" | vp_json 'd["cpu_source"]')
+  kill -9 "$VP_PID"; wait "$VP_PID" 2>/dev/null
+  vp_thaw_burners $burner
+  sleep 2   # the work done while no vpowerd counts: a duration, not a wait for anything
+  kill -STOP $burner
+  ran1=$(ran_ns)
+  vp_start_vpowerd "$work/switch-$to.log" "${switch_common[@]}" --cpu-source $to; pids+=("$VP_PID")
+  vp_wait_for 20 vp_ticks_at_least 2
+  counted1=$(burn_cpu)
+  vp_thaw_burners $burner
+  vp_diag "$from -> $to: ran $(( (ran1 - ran0) / 1000000 )) ms while no vpowerd counted; charged $(python3 -c "print(round(($counted1 - $counted0) * 1000))") ms"
+  python3 -c "import sys; sys.exit(0 if abs(($counted1 - $counted0) - ($ran1 - $ran0) / 1e9) <= 0.02 * ($ran1 - $ran0) / 1e9 else 1)" &&
+    [ "$(vp_get "$VP_URL/api/v1/host" | vp_json 'd["cpu_source"]')" = $to ]
+  vp_ok $? "cpu-source $from -> $to across a kill -9: the VM is charged what it ran meanwhile, within 2%"
+  vp_wait_for 20 vp_ticks_at_least 3
+done
+vp_books_conserve "$VP_URL" 6
+vp_ok $? "and after both changes the books conserve to the µJ"
+
 # Without CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN: auto falls back to /proc, says why, and counts.
-"$VP_BURN" 0.5 & pids+=($!)
-printf '[burn]\nuuid=00000000-0000-4000-8000-0000000000aa\npid=%d\n' $! >"$work/burn.ini"
 : >"$work/empty.conf"
 setpriv --bounding-set=-bpf,-perfmon,-sys_admin --inh-caps=-bpf,-perfmon,-sys_admin \
   "$VPOWERD" --once --config "$work/empty.conf" --sensor powercap --powercap-root "$powercap" \
