@@ -3,6 +3,7 @@
  *
  *   bench-engine [--threads T] POWERCAP_ROOT N [N ...]
  *   bench-engine --channels POWERCAP_ROOT N [THREADS]
+ *   bench-engine --daemon VPOWERD POWERCAP_ROOT SECONDS N [N ...]
  *
  * For each N it starts N idle processes, lists them in a static inventory
  * and runs the real engine (vp_engine_tick: sampling, attribution, snapshot,
@@ -21,7 +22,11 @@
  * child process plays QEMU: it listens on the N sockets and reads and
  * discards what arrives, so its CPU time is not the engine's. Each VM is a
  * process with THREADS threads (default 1; a 1-vCPU TCG QEMU here has 4:
- * main, call_rcu, "CPU 0/TCG", "IO mon_iothread"), which the tick reads. */
+ * main, call_rcu, "CPU 0/TCG", "IO mon_iothread"), which the tick reads.
+ *
+ * --daemon: a real vpowerd (the binary VPOWERD, --no-mount, 1 s ticks) over N idle processes of
+ * 4 threads, once with cpu-source=bpf and once with proc: its own CPU time (utime+stime of
+ * /proc/PID/stat) over SECONDS after 3 s to start, per second, that is per tick. */
 #include "config.h"
 
 #include "host/engine/engine.h"
@@ -36,6 +41,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/resource.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -404,6 +410,88 @@ bench_channels (const char *powercap_root, guint n, guint threads)
   return connected == n && snapshot->channel_dropped == 0 && added < 0.10;
 }
 
+/* utime + stime of pid, in seconds. */
+static double
+process_cpu_seconds (pid_t pid)
+{
+  char path[64], buf[1024];
+  g_snprintf (path, sizeof path, "/proc/%d/stat", pid);
+  if (vp_read_small_file (path, buf, sizeof buf, NULL) < 0)
+    return -1;
+  const char *p = strrchr (buf, ')');
+  guint64 fields[16] = { 0 };
+  for (int field = 3; p && field <= 15; field++)
+    if ((p = strchr (p + 1, ' ')))
+      fields[field] = g_ascii_strtoull (p + 1, NULL, 10);
+  return (double) (fields[14] + fields[15]) / sysconf (_SC_CLK_TCK);
+}
+
+/* A real vpowerd's CPU per 1 s tick over n idle VMs of 4 threads, with that cpu-source. */
+static double
+daemon_cpu_per_tick (const char *vpowerd, const char *powercap_root, const char *dir, guint n,
+                     const char *cpu_source, double seconds)
+{
+  g_autofree char *conf = g_strdup_printf ("%s/empty.conf", dir);
+  g_autofree char *inventory = g_strdup_printf ("static:%s/daemon.ini", dir);
+  g_autofree char *state = g_strdup_printf ("%s/state-daemon-%s", dir, cpu_source);
+  g_autofree char *run = g_strdup_printf ("%s/run-%s", dir, cpu_source);
+  g_file_set_contents (conf, "", 0, NULL);
+  /* A port nothing listens on: vpowerd's HTTP is not used here. */
+  int probe = socket (AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in any = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  socklen_t length = sizeof any;
+  bind (probe, (struct sockaddr *) &any, sizeof any);
+  getsockname (probe, (struct sockaddr *) &any, &length);
+  g_autofree char *listen_at = g_strdup_printf ("127.0.0.1:%u", ntohs (any.sin_port));
+  close (probe);
+  pid_t daemon = fork ();
+  if (daemon == 0)
+    {
+      execl (vpowerd, vpowerd, "--foreground", "--no-mount", "--config", conf, "--inventory", inventory,
+             "--sensor", "powercap", "--powercap-root", powercap_root, "--interval", "1", "--cpu-source", cpu_source,
+             "--state-dir", state, "--runtime-dir", run, "--listen", listen_at, (char *) NULL);
+      _exit (127);
+    }
+  g_usleep (3 * G_USEC_PER_SEC);   /* a benchmark's warm-up: start, first ticks */
+  double before = process_cpu_seconds (daemon);
+  g_usleep ((gulong) (seconds * G_USEC_PER_SEC));
+  double after = process_cpu_seconds (daemon);
+  if (waitpid (daemon, NULL, WNOHANG) != 0)
+    return -1;   /* it did not stay up */
+  kill (daemon, SIGTERM);
+  waitpid (daemon, NULL, 0);
+  return before < 0 || after < 0 ? -1 : (after - before) / seconds;
+}
+
+static gboolean
+bench_daemon (const char *vpowerd, const char *powercap_root, double seconds, char **counts)
+{
+  printf ("a real vpowerd, 1 s ticks, VMs of 4 idle threads: its CPU per tick over %.0f s\n", seconds);
+  printf ("%6s %12s %12s %10s\n", "VMs", "bpf", "proc", "proc/bpf");
+  gboolean ok = TRUE;
+  for (char **count = counts; *count; count++)
+    {
+      guint n = (guint) atoi (*count);
+      g_autofree pid_t *pids = start_idle_processes (n, 4);
+      g_autofree char *dir = g_dir_make_tmp ("vp-bench-XXXXXX", NULL);
+      g_autoptr (GString) vms = g_string_new (NULL);
+      for (guint i = 0; i < n; i++)
+        g_string_append_printf (vms, "[vm%u]\nuuid=%08x-0000-4000-8000-%012x\npid=%d\n", i, i, i, pids[i]);
+      g_autofree char *ini = g_strdup_printf ("%s/daemon.ini", dir);
+      g_file_set_contents (ini, vms->str, -1, NULL);
+      double bpf = daemon_cpu_per_tick (vpowerd, powercap_root, dir, n, "bpf", seconds);
+      double proc = daemon_cpu_per_tick (vpowerd, powercap_root, dir, n, "proc", seconds);
+      printf ("%6u %9.2f ms %9.2f ms %9.2fx\n", n, bpf * 1e3, proc * 1e3, proc / bpf);
+      printf ("RESULT daemon vms=%u threads=4 bpf_ms=%.2f proc_ms=%.2f\n", n, bpf * 1e3, proc * 1e3);
+      if (n >= 1000)
+        ok &= bpf >= 0 && bpf < 0.01;   /* under 1% of a core */
+      stop_processes (pids, n);
+      remove_dir (dir);
+    }
+  fflush (stdout);
+  return ok;
+}
+
 static void
 ignore_log (const char *domain, GLogLevelFlags level, const char *message, gpointer user_data)
 {
@@ -435,6 +523,8 @@ main (int argc, char **argv)
     }
   g_log_set_always_fatal (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL);
   g_log_set_handler ("vpowerd", G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO, ignore_log, NULL);
+  if (g_str_equal (argv[1], "--daemon") && argc >= 6)
+    return bench_daemon (argv[2], argv[3], atof (argv[4]), argv + 5) ? 0 : 1;
   if (g_str_equal (argv[1], "--channels"))
     return bench_channels (argv[2], (guint) atoi (argv[3]), argc == 5 ? (guint) MAX (1, atoi (argv[4])) : 1) ? 0 : 1;
 

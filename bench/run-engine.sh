@@ -12,6 +12,9 @@ echo "   (VMs of 4 threads, as a 1-vCPU TCG QEMU here; then of 1 thread)"
 "$build/bench/bench-engine" --threads 4 "$src/tests/data/powercap/single" 10 100 1000 || engine_status=$?
 "$build/bench/bench-engine" "$src/tests/data/powercap/single" 10 100 1000 || engine_status=$?
 
+echo "== a real vpowerd (1 s ticks) over 10, 100 and 1000 idle VMs of 4 threads: its own CPU per tick, per source"
+"$build/bench/bench-engine" --daemon "$build/vpowerd" "$src/tests/data/powercap/single" 30 10 100 1000 || engine_status=$?
+
 echo "== the BPF program's cost to the host: a ping-pong of two processes on one CPU, with and without it"
 if [ -x "$build/bench/bench-switch" ] || make -C "$build" -s bench/bench-switch 2>/dev/null; then
   "$build/bench/bench-switch" || engine_status=$?
