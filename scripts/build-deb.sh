@@ -46,7 +46,8 @@ build_root () {
   local systemd_pc
   case $1 in bullseye|bookworm) systemd_pc=systemd ;; *) systemd_pc=systemd-dev ;; esac
   "$src/scripts/root.sh" tarball "$1" build-essential debhelper fakeroot lintian pkgconf \
-    libvirt-dev libfuse3-dev libglib2.0-dev libjson-glib-dev libmicrohttpd-dev "$systemd_pc"
+    libvirt-dev libfuse3-dev libglib2.0-dev libjson-glib-dev libmicrohttpd-dev "$systemd_pc" \
+    bpftool clang libbpf-dev
 }
 if $root_only; then
   [ -n "$release" ] || { usage >&2; exit 2; }
@@ -75,7 +76,7 @@ fi
 build_script='
 set -e
 cd "$1"/vpower-*/
-dpkg-checkbuilddeps 2>/dev/null || apt-get build-dep -y -q . >/dev/null
+dpkg-checkbuilddeps 2>/dev/null || { apt-get update -qq -o Acquire::Check-Valid-Until=false && apt-get build-dep -y -q .; } >/dev/null
 dpkg-buildpackage -us -uc -b >"$1/build.log" 2>&1 || { tail -30 "$1/build.log"; exit 1; }
 cd ..
 # lintian warns on stderr that it runs as root; its findings go to stdout.
