@@ -30,6 +30,7 @@
 #include "config.h"
 
 #include "host/engine/engine.h"
+#include "host/sense/taskstat.h"
 #include "shared/vp-fileio.h"
 
 #include <dirent.h>
@@ -418,12 +419,11 @@ process_cpu_seconds (pid_t pid)
   g_snprintf (path, sizeof path, "/proc/%d/stat", pid);
   if (vp_read_small_file (path, buf, sizeof buf, NULL) < 0)
     return -1;
-  const char *p = strrchr (buf, ')');
-  guint64 fields[16] = { 0 };
-  for (int field = 3; p && field <= 15; field++)
-    if ((p = strchr (p + 1, ' ')))
-      fields[field] = g_ascii_strtoull (p + 1, NULL, 10);
-  return (double) (fields[14] + fields[15]) / sysconf (_SC_CLK_TCK);
+  static const guint fields[] = { 14, 15 };   /* utime, stime */
+  guint64 values[2];
+  if (!vp_parse_stat_fields (buf, fields, 2, values))
+    return -1;
+  return (double) (values[0] + values[1]) / sysconf (_SC_CLK_TCK);
 }
 
 /* A real vpowerd's CPU per 1 s tick over n idle VMs of 4 threads, with that cpu-source. */

@@ -54,9 +54,12 @@ for source in bpf proc; do
 done
 VP_PID=
 used () { vp_get "${url[$1]}/api/v1/host" | vp_json 'd["cpu_source"]'; }
+status_line () { "$abs_top_builddir/vpowerctl" --socket "$work/run-$1/control.sock" status | grep '^cpu time'; }
 [ "$(used bpf)" = bpf ] && [ "$(used proc)" = proc ] &&
-  vp_get "${url[bpf]}/metrics" | grep -x 'vpower_cpu_source_info{source="bpf"} 1' >/dev/null
-vp_ok $? "each says which source it counts with: /api/v1/host cpu_source bpf and proc, and vpower_cpu_source_info"
+  vp_get "${url[bpf]}/metrics" | grep -x 'vpower_cpu_source_info{source="bpf"} 1' >/dev/null &&
+  status_line bpf | grep -q '^cpu time   bpf (a sched_switch program: per CPU)$' &&
+  status_line proc | grep -q '^cpu time   proc (/proc: per thread'
+vp_ok $? "each says which source it counts with: /api/v1/host cpu_source, vpower_cpu_source_info and vpowerctl status ($(status_line bpf))"
 
 # Both have sampled the idle VMs before they start, and again after they stop: each then counted
 # all of what they ran. (/proc finds the time of threads that came and went between two ticks in

@@ -91,11 +91,20 @@ test_task_stat_parse (void)
       g_assert_true (vp_parse_task_stat (lines[i], &start, &cpu));
       g_assert_cmpuint (start, ==, 4242);
       g_assert_cmpint (cpu, ==, 3);
+      /* utime and stime, which the /proc source adds up for a process's total. */
+      static const guint times[] = { 14, 15 };
+      guint64 values[2] = { 0, 0 };
+      g_assert_true (vp_parse_stat_fields (lines[i], times, 2, values));
+      g_assert_cmpuint (values[0], ==, 10);
+      g_assert_cmpuint (values[1], ==, 5);
     }
   guint64 start;
   int cpu;
   g_assert_false (vp_parse_task_stat ("1234 (short) S 1 2 3\n", &start, &cpu));
   g_assert_false (vp_parse_task_stat ("no parenthesis at all", &start, &cpu));
+  static const guint fourteen[] = { 14 };
+  guint64 value;
+  g_assert_false (vp_parse_stat_fields ("1 (x) S 1 2 3 4 5 6 7 8 9 10 x\n", fourteen, 1, &value));
 }
 
 static void

@@ -198,19 +198,12 @@ read_process_total (const ProcSource *self, const HeldProcess *held, guint64 *to
   if (n <= 0)
     return FALSE;
   buf[n] = '\0';
-  const char *p = strrchr (buf, ')');
-  guint64 fields[40] = { 0 };
-  /* Fields after the ')': 3 onwards, one blank before each. */
-  for (int field = 3; p && field <= 39; field++)
-    {
-      p = strchr (p + 1, ' ');
-      if (p)
-        fields[field] = g_ascii_strtoull (p + 1, NULL, 10);
-    }
-  if (!p)
+  static const guint fields[] = { 14, 15, 39 };   /* utime, stime, processor */
+  guint64 values[3];
+  if (!vp_parse_stat_fields (buf, fields, 3, values))
     return FALSE;
-  *total_ns = (fields[14] + fields[15]) * self->ns_per_clock_tick;
-  *cpu = fields[39] > G_MAXINT ? -1 : (int) fields[39];
+  *total_ns = (values[0] + values[1]) * self->ns_per_clock_tick;
+  *cpu = values[2] > G_MAXINT ? -1 : (int) values[2];
   return TRUE;
 }
 
@@ -275,16 +268,10 @@ walk_threads (ProcSource *self, HeldProcess *held)
 static HeldProcess *
 open_process (ProcSource *self, int pid, GError **error)
 {
-  char path[PATH_MAX];
-  g_snprintf (path, sizeof path, "%s/%d/task", self->proc_root, pid);
-  int task_fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int task_fd = vp_task_dir_open (self->proc_root, pid, error);
   if (task_fd < 0)
-    {
-      int saved = errno;
-      g_set_error (error, VP_ERROR, saved == ENOENT ? VP_ERROR_NOT_FOUND : VP_ERROR_IO,
-                   "process %d: cannot open %s: %s", pid, path, g_strerror (saved));
-      return NULL;
-    }
+    return NULL;
+  char path[PATH_MAX];
   HeldProcess *held = g_new0 (HeldProcess, 1);
   held->task_fd = task_fd;
   g_snprintf (path, sizeof path, "%s/%d/stat", self->proc_root, pid);
@@ -302,8 +289,8 @@ open_process (ProcSource *self, int pid, GError **error)
   if (!walk_threads (self, held))
     {
       held_process_free (held);
-      g_set_error (error, VP_ERROR, VP_ERROR_NOT_FOUND, "process %d has no readable thread under %s",
-                   pid, path);
+      g_set_error (error, VP_ERROR, VP_ERROR_NOT_FOUND, "process %d has no readable thread under %s/%d/task",
+                   pid, self->proc_root, pid);
       return NULL;
     }
   return held;

@@ -35,37 +35,59 @@ vp_process_times_free (VpProcessTimes *times)
 }
 
 gboolean
-vp_parse_task_stat (const char *text, guint64 *start_ticks, int *cpu)
+vp_parse_stat_fields (const char *text, const guint *fields, guint n_fields, guint64 *values)
 {
   const char *p = strrchr (text, ')');
-  if (!p)
+  if (!p || n_fields == 0)
     return FALSE;
   p++;
   /* After the ')' each field is preceded by one blank: field n starts after
-   * the (n - 2)th blank. One pass, no per-field calls: this runs for every
-   * thread of every VM each tick. */
-  int field = 2;
+   * the (n - 2)th blank. One pass, no per-field calls: this runs for threads
+   * of every VM each tick. */
+  guint field = 2, next = 0;
   for (; *p && *p != '\n'; p++)
     {
       if (*p != ' ')
         continue;
       field++;
-      if (field != 22 && field != 39)
+      if (field != fields[next])
         continue;
       char *end;
       errno = 0;
-      guint64 value = g_ascii_strtoull (p + 1, &end, 10);
+      values[next] = g_ascii_strtoull (p + 1, &end, 10);
       if (errno || end == p + 1)
         return FALSE;
-      if (field == 22)
-        *start_ticks = value;
-      else
-        {
-          *cpu = value > G_MAXINT ? -1 : (int) value;
-          return TRUE;
-        }
+      if (++next == n_fields)
+        return TRUE;
     }
   return FALSE;
+}
+
+gboolean
+vp_parse_task_stat (const char *text, guint64 *start_ticks, int *cpu)
+{
+  static const guint fields[] = { 22, 39 };
+  guint64 values[2];
+  if (!vp_parse_stat_fields (text, fields, 2, values))
+    return FALSE;
+  *start_ticks = values[0];
+  *cpu = values[1] > G_MAXINT ? -1 : (int) values[1];
+  return TRUE;
+}
+
+int
+vp_task_dir_open (const char *proc_root, int pid, GError **error)
+{
+  char path[PATH_MAX];
+  g_snprintf (path, sizeof path, "%s/%d/task", proc_root, pid);
+  int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, VP_ERROR, saved == ENOENT ? VP_ERROR_NOT_FOUND : VP_ERROR_IO,
+                   "process %d: cannot open %s: %s", pid, path, g_strerror (saved));
+    }
+  return fd;
 }
 
 static int
@@ -86,14 +108,9 @@ vp_process_times_read (const char *proc_root, int pid, VpProcessTimes *times, GE
   times->start_ticks = 0;
 
   g_snprintf (path, sizeof path, "%s/%d/task", proc_root, pid);
-  int task_fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int task_fd = vp_task_dir_open (proc_root, pid, error);
   if (task_fd < 0)
-    {
-      int saved = errno;
-      g_set_error (error, VP_ERROR, saved == ENOENT ? VP_ERROR_NOT_FOUND : VP_ERROR_IO,
-                   "process %d: cannot open %s: %s", pid, path, g_strerror (saved));
-      return FALSE;
-    }
+    return FALSE;
   DIR *dir = fdopendir (task_fd);
   if (!dir)
     {

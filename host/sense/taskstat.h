@@ -43,6 +43,14 @@ gboolean vp_process_times_read (const char *proc_root, int pid, VpProcessTimes *
  * because thread names may contain spaces and parentheses ("CPU 0/TCG"). */
 gboolean vp_parse_task_stat (const char *text, guint64 *start_ticks, int *cpu);
 
+/* The numeric fields of a /proc stat line named in fields (ascending, from 3: those after the
+ * last ')'), into values. FALSE when one is missing or not a number. */
+gboolean vp_parse_stat_fields (const char *text, const guint *fields, guint n_fields, guint64 *values);
+
+/* Opens <proc_root>/<pid>/task as a directory. -1 with error when it cannot: VP_ERROR_NOT_FOUND
+ * when the process is gone. */
+int vp_task_dir_open (const char *proc_root, int pid, GError **error);
+
 /* Adds, per dense package, the run time each thread of cur gained since prev
  * (threads new since prev count from zero: they started after it). Returns
  * FALSE when prev is not the same process (PID reuse or restart), in which

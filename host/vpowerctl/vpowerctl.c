@@ -243,7 +243,7 @@ main (int argc, char **argv)
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_summary (context,
     "Commands:\n"
-    "  status                      health, sensor, policy, age of the last tick, number of VMs\n"
+    "  status                      health, sensor, CPU-time source, policy, age of the last tick, number of VMs\n"
     "  list                        every VM: state, watts per zone, joules, CPU share\n"
     "  show VM                     one VM (name or UUID): zones, counters, directory, shares\n"
     "  top                         the list, redrawn every interval (Ctrl-C quits)\n"
