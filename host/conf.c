@@ -30,13 +30,29 @@ static const VpEnumWord cpu_source_words[] = {
 static gboolean
 parse_inventory (gpointer config, const VpOption *option, const char *value, GError **error)
 {
-  if (!g_str_equal (value, "libvirt") &&
+  if (!g_str_equal (value, "auto") && !g_str_equal (value, "libvirt") && !g_str_equal (value, "processes") &&
       !(g_str_has_prefix (value, "static:") && value[strlen ("static:")] != '\0'))
     {
-      g_set_error (error, VP_ERROR, VP_ERROR_CONFIG, "\"%s\" is not libvirt or static:FILE", value);
+      g_set_error (error, VP_ERROR, VP_ERROR_CONFIG, "\"%s\" is not auto, libvirt, processes or static:FILE", value);
       return FALSE;
     }
   return vp_option_parse_string (config, option, value, error);
+}
+
+static gboolean
+parse_dirs (gpointer data, const VpOption *option, const char *value, GError **error)
+{
+  VpConfig *config = data;
+  g_auto (GStrv) dirs = g_strsplit (value, ",", -1);
+  for (char **dir = dirs; *dir; dir++)
+    if (!g_path_is_absolute (g_strstrip (*dir)))
+      {
+        g_set_error (error, VP_ERROR, VP_ERROR_CONFIG, "\"%s\" is not an absolute path", *dir);
+        return FALSE;
+      }
+  g_strfreev (config->pidfile_dirs);
+  config->pidfile_dirs = g_steal_pointer (&dirs);
+  return TRUE;
 }
 
 static gboolean
@@ -59,7 +75,13 @@ parse_listen (gpointer data, const VpOption *option, const char *value, GError *
 
 static const VpOption vp_options[] = {
   OPT ("connect", 0, "URI", "libvirt connection URI (default qemu:///system)", vp_option_parse_string, connect),
-  OPT ("inventory", 0, "libvirt|static:FILE", "where VMs come from (default libvirt)", parse_inventory, inventory),
+  OPT ("inventory", 0, "auto|libvirt|processes|static:FILE", "where VMs come from: libvirt, QEMU processes "
+       "(Proxmox VE, Incus, LXD, Ganeti, plain QEMU) or a file (default auto: libvirt where it answers, "
+       "processes for the rest)", parse_inventory, inventory),
+  OPT_SECONDS ("process-rescan", "processes: a full look at /proc this often; pidfiles and exits are seen "
+               "within a tick between (default 10)", process_rescan_s),
+  OPT ("pidfile-dirs", 0, "DIR[,DIR...]", "processes: more directories where QEMU writes its -pidfile, "
+       "watched as the managers' are (default: none)", parse_dirs, pidfile_dirs),
   OPT_ENUM ("sensor", "auto|powercap|model", "host energy source (default auto)", sensor_words, sensor),
   OPT ("powercap-root", 0, "DIR", "powercap tree to read (default /sys/class/powercap)", vp_option_parse_string, powercap_root),
   OPT ("proc-root", 0, "DIR", "procfs to read (default /proc)", vp_option_parse_string, proc_root),
@@ -98,7 +120,8 @@ config_new_defaults (void)
 {
   VpConfig *config = g_new0 (VpConfig, 1);
   config->connect = g_strdup ("qemu:///system");
-  config->inventory = g_strdup ("libvirt");
+  config->inventory = g_strdup ("auto");
+  config->process_rescan_s = 10.0;
   config->sensor = VP_SENSOR_AUTO;
   config->powercap_root = g_strdup ("/sys/class/powercap");
   config->proc_root = g_strdup ("/proc");
@@ -128,6 +151,7 @@ vp_config_free (VpConfig *config)
   g_free (config->config_file);
   g_free (config->connect);
   g_free (config->inventory);
+  g_strfreev (config->pidfile_dirs);
   g_free (config->powercap_root);
   g_free (config->proc_root);
   g_free (config->sysfs_root);

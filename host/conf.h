@@ -23,7 +23,9 @@ typedef enum { VP_CPU_SOURCE_AUTO, VP_CPU_SOURCE_BPF, VP_CPU_SOURCE_PROC } VpCpu
 typedef struct {
   char *config_file;
   char *connect;
-  char *inventory;          /* "libvirt" or "static:FILE" */
+  char *inventory;          /* "auto", "libvirt", "processes" or "static:FILE" */
+  double process_rescan_s;  /* processes: a full look at /proc this often (events between) */
+  char **pidfile_dirs;      /* processes: more directories of QEMU pidfiles to watch */
   VpSensorKind sensor;
   char *powercap_root;
   char *proc_root;

@@ -199,7 +199,9 @@ main (int argc, char **argv)
     }
 
   g_message ("vpowerd %s starting: inventory %s, policy %s, topology %s, interval %g s, state in %s, %s",
-             PACKAGE_VERSION, g_str_equal (config->inventory, "libvirt") ? config->connect : config->inventory,
+             PACKAGE_VERSION, g_str_equal (config->inventory, "libvirt")  ? config->connect
+             : g_str_equal (config->inventory, "auto") ? "auto (libvirt where it answers, QEMU processes)"
+                                                       : config->inventory,
              vp_policy_to_string (config->policy), vp_topology_to_string (config->topology),
              config->interval_s, config->state_dir, config->no_mount ? "no mount" : config->mount);
 

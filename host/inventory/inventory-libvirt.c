@@ -26,6 +26,7 @@
 typedef struct {
   char *uri;
   char *pid_dir;            /* where libvirt writes <name>.pid, or NULL */
+  gboolean optional;        /* inventory=auto: no libvirt here is no error */
   GThread *thread;
   gboolean stop;            /* read by the event thread */
   int wakeup_timer;         /* event-loop timer used to wake the thread to stop */
@@ -461,7 +462,11 @@ event_thread (gpointer data)
 
   if (!try_connect (inventory, &error))
     {
-      g_warning ("libvirt: %s; serving no VMs until it answers", error->message);
+      if (inventory->optional)
+        g_message ("libvirt: %s; its VMs are listed once it answers (tried again in the background)",
+                   error->message);
+      else
+        g_warning ("libvirt: %s; serving no VMs until it answers", error->message);
       schedule_reconnect (inventory);
     }
   g_mutex_lock (&inventory->lock);
@@ -501,7 +506,7 @@ pid_dir_for_uri (const char *uri)
 }
 
 gpointer
-vp_inventory_libvirt_open (const char *uri, GError **error)
+vp_inventory_libvirt_open (const char *uri, gboolean optional, GError **error)
 {
   /* Events need the default event implementation registered before the
    * first connection is opened. It can only be registered once. */
@@ -518,6 +523,7 @@ vp_inventory_libvirt_open (const char *uri, GError **error)
 
   LibvirtInventory *inventory = g_new0 (LibvirtInventory, 1);
   inventory->uri = g_strdup (uri);
+  inventory->optional = optional;
   inventory->pid_dir = pid_dir_for_uri (uri);
   inventory->domains = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) vp_vm_info_free);
   inventory->published = g_ptr_array_new_with_free_func ((GDestroyNotify) vp_vm_info_free);

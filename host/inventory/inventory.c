@@ -65,10 +65,20 @@ vp_inventory_open (const VpConfig *config, GError **error)
       ops = &vp_inventory_static_ops;
       impl = vp_inventory_static_open (config->inventory + strlen ("static:"), error);
     }
+  else if (g_str_equal (config->inventory, "processes"))
+    {
+      ops = &vp_inventory_processes_ops;
+      impl = vp_inventory_processes_open (config, FALSE, error);
+    }
+  else if (g_str_equal (config->inventory, "auto"))
+    {
+      ops = &vp_inventory_auto_ops;
+      impl = vp_inventory_auto_open (config, error);
+    }
   else
     {
       ops = &vp_inventory_libvirt_ops;
-      impl = vp_inventory_libvirt_open (config->connect, error);
+      impl = vp_inventory_libvirt_open (config->connect, FALSE, error);
     }
   if (!impl)
     return NULL;

@@ -32,8 +32,10 @@ gboolean vp_vm_info_is_running (const VpVmInfo *vm);
 
 typedef struct _VpInventory VpInventory;
 
-/* Opens "libvirt" (config->connect) or "static:FILE". A libvirt inventory
- * that cannot connect yet still opens: it retries in the background. */
+/* Opens config->inventory: "auto" (libvirt where it answers, QEMU processes
+ * for the rest), "libvirt" (config->connect), "processes" or "static:FILE".
+ * A libvirt inventory that cannot connect yet still opens: it retries in the
+ * background. */
 VpInventory *vp_inventory_open (const VpConfig *config, GError **error);
 void vp_inventory_free (VpInventory *inventory);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpInventory, vp_inventory_free)
@@ -68,5 +70,11 @@ typedef struct {
 
 gpointer vp_inventory_static_open (const char *path, GError **error);
 extern const VpInventoryOps vp_inventory_static_ops;
-gpointer vp_inventory_libvirt_open (const char *uri, GError **error);
+/* optional: a libvirt that does not answer is not an error (inventory=auto). */
+gpointer vp_inventory_libvirt_open (const char *uri, gboolean optional, GError **error);
 extern const VpInventoryOps vp_inventory_libvirt_ops;
+/* skip_libvirt: leave the QEMU processes libvirt started to the libvirt inventory. */
+gpointer vp_inventory_processes_open (const VpConfig *config, gboolean skip_libvirt, GError **error);
+extern const VpInventoryOps vp_inventory_processes_ops;
+gpointer vp_inventory_auto_open (const VpConfig *config, GError **error);
+extern const VpInventoryOps vp_inventory_auto_ops;
