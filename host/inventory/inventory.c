@@ -4,6 +4,8 @@
 
 #include "host/inventory/inventory.h"
 
+#include <errno.h>
+
 struct _VpInventory {
   const VpInventoryOps *ops;
   gpointer impl;
@@ -54,6 +56,17 @@ vp_vm_info_is_running (const VpVmInfo *vm)
   return g_str_equal (vm->state, "running") || g_str_equal (vm->state, "paused");
 }
 
+/* Where the VMs wired by `vpowerctl wiring` (Proxmox, plain QEMU) have QEMU
+ * listen for vpowerd: it must exist before such a VM starts, or QEMU fails
+ * (the packages' tmpfiles.d makes it at boot too). */
+static void
+make_channels_dir (const VpConfig *config)
+{
+  g_autofree char *dir = g_build_filename (config->runtime_dir, "channels", NULL);
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    g_warning ("cannot create %s (%s): VMs wired to it cannot start", dir, g_strerror (errno));
+}
+
 VpInventory *
 vp_inventory_open (const VpConfig *config, GError **error)
 {
@@ -67,11 +80,13 @@ vp_inventory_open (const VpConfig *config, GError **error)
     }
   else if (g_str_equal (config->inventory, "processes"))
     {
+      make_channels_dir (config);
       ops = &vp_inventory_processes_ops;
       impl = vp_inventory_processes_open (config, FALSE, error);
     }
   else if (g_str_equal (config->inventory, "auto"))
     {
+      make_channels_dir (config);
       ops = &vp_inventory_auto_ops;
       impl = vp_inventory_auto_open (config, error);
     }

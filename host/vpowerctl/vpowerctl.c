@@ -8,6 +8,7 @@
 
 #include "host/conf.h"
 #include "host/vpowerctl/ctl-render.h"
+#include "host/vpowerctl/ctl-wiring.h"
 
 #include <errno.h>
 #include <json-glib/json-glib.h>
@@ -33,6 +34,11 @@ typedef struct {
   gboolean channel;
   gboolean config;
   gboolean live;
+  gboolean proxmox;
+  gboolean incus;
+  gboolean lxd;
+  gboolean qemu;
+  char *project;
 } Options;
 
 typedef char *(*RenderFunc) (JsonObject *result);
@@ -51,6 +57,7 @@ static const Command commands[] = {
   { "top", FALSE, FALSE, vp_ctl_render_list },
   { "xml", TRUE, TRUE, vp_ctl_render_xml },
   { "attach", TRUE, TRUE, NULL },
+  { "wiring", TRUE, FALSE, NULL },   /* computed here: run_wiring() */
 };
 
 static int
@@ -197,6 +204,26 @@ run_once (const Command *command, const char *request, const Options *options, d
   return EXIT_SUCCESS;
 }
 
+/* wiring: the lines for a manager's own configuration, on stdout; how to apply them, on stderr. */
+static int
+run_wiring (const char *vm, const Options *options)
+{
+  VpWiringKind kind = options->proxmox ? VP_WIRING_PROXMOX
+                    : options->incus   ? VP_WIRING_INCUS
+                    : options->lxd     ? VP_WIRING_LXD
+                                       : VP_WIRING_QEMU;
+  g_autofree char *runtime_dir = g_path_get_dirname (options->socket_path);
+  g_autofree char *note = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = vp_ctl_wiring (kind, vm, options->project, runtime_dir, "", &note, &error);
+  if (!text)
+    return fail (EXIT_REFUSED, "%s", error->message);
+  fputs (text, stdout);
+  fflush (stdout);
+  g_printerr ("vpowerctl: %s\n", note);
+  return EXIT_SUCCESS;
+}
+
 /* top: list, redrawn every interval until --count runs out or Ctrl-C. */
 static int
 run_top (const Command *command, const char *request, const Options *options)
@@ -234,6 +261,11 @@ main (int argc, char **argv)
       "attach: to the persistent definition (the default; seen at the next boot)", NULL },
     { "live", 0, 0, G_OPTION_ARG_NONE, &options.live,
       "attach: to the running VM (channel: needs a virtio-serial controller; virtiofs; not 9p)", NULL },
+    { "proxmox", 0, 0, G_OPTION_ARG_NONE, &options.proxmox, "wiring: an args: line for a Proxmox VE VM (VM is its VMID)", NULL },
+    { "incus", 0, 0, G_OPTION_ARG_NONE, &options.incus, "wiring: raw.qemu.conf for an Incus instance", NULL },
+    { "lxd", 0, 0, G_OPTION_ARG_NONE, &options.lxd, "wiring: raw.qemu.conf for an LXD instance", NULL },
+    { "qemu", 0, 0, G_OPTION_ARG_NONE, &options.qemu, "wiring: arguments for QEMU run by hand (VM is its -name)", NULL },
+    { "project", 0, 0, G_OPTION_ARG_STRING, &options.project, "wiring: the Incus or LXD project (default: default)", "NAME" },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "print the version and exit", NULL },
     { NULL },
   };
@@ -251,6 +283,9 @@ main (int argc, char **argv)
     "                              the libvirt XML that wires the VM to vpower\n"
     "  attach VM --channel|--9p|--virtiofs [--config] [--live]\n"
     "                              add it through libvirt, or say why it cannot\n"
+    "  wiring VM --proxmox|--incus|--lxd|--qemu [--project NAME]\n"
+    "                              the channel for a VM libvirt does not manage: a Proxmox args: line,\n"
+    "                              an Incus or LXD raw.qemu.conf, or QEMU arguments (computed here)\n"
     "\n"
     "The channel is the transport for VMs that live-migrate or are saved: a mounted 9p\n"
     "share blocks both, and a virtiofs share blocks both unless virtiofsd can migrate\n"
@@ -264,6 +299,7 @@ main (int argc, char **argv)
   /* Owned here, so that every return below frees it. */
   g_autofree char *socket_path = options.socket_path ? options.socket_path : g_steal_pointer (&default_socket);
   options.socket_path = socket_path;
+  g_autofree char *project = options.project;
   if (!parsed)
     return fail (EXIT_USAGE, "%s (see --help)", error->message);
   if (version)
@@ -272,7 +308,7 @@ main (int argc, char **argv)
       return EXIT_SUCCESS;
     }
   if (argc < 2)
-    return fail (EXIT_USAGE, "which command? status, list, show, top, xml or attach (see --help)");
+    return fail (EXIT_USAGE, "which command? status, list, show, top, xml, attach or wiring (see --help)");
 
   const Command *command = NULL;
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
@@ -293,6 +329,17 @@ main (int argc, char **argv)
     return fail (EXIT_USAGE, "--config and --live are for attach");
   if (options.count && !g_str_equal (command->name, "top"))
     return fail (EXIT_USAGE, "--count is for top");
+  int managers = options.proxmox + options.incus + options.lxd + options.qemu;
+  if (g_str_equal (command->name, "wiring"))
+    {
+      if (managers != 1)
+        return fail (EXIT_USAGE, "wiring needs exactly one of --proxmox, --incus, --lxd and --qemu");
+      if (options.project && !options.incus && !options.lxd)
+        return fail (EXIT_USAGE, "--project is for --incus and --lxd");
+      return run_wiring (argv[2], &options);
+    }
+  if (managers || options.project)
+    return fail (EXIT_USAGE, "--proxmox, --incus, --lxd, --qemu and --project are for wiring");
 
   g_autofree char *request = build_request (command, command->takes_vm ? argv[2] : NULL, &options);
   int status = g_str_equal (command->name, "top") ? run_top (command, request, &options)
