@@ -13,7 +13,7 @@ command -v bpftool >/dev/null || vp_skip_or_fail "no bpftool (to list the loaded
 command -v setpriv >/dev/null || vp_skip_or_fail "no setpriv (util-linux)"
 [ "$(nproc)" -ge 2 ] || vp_skip_or_fail "needs two CPUs"
 vp_setup_workdir
-vp_plan 15
+vp_plan 16
 
 # Two packages of one CPU each, CPU 0 and CPU 1, both at 50 W (core 20 W, dram 5 W).
 for cpu in 0 1; do
@@ -192,4 +192,20 @@ setpriv --bounding-set=-bpf,-perfmon,-sys_admin --inh-caps=-bpf,-perfmon,-sys_ad
 status=$?
 [ $status -eq 1 ] && grep -q '^vpowerd: cpu-source=bpf: cannot load the sched_switch program: not permitted' "$work/nocaps-bpf.err"
 vp_ok $? "and cpu-source=bpf is refused with the reason (status $status)"
+
+# In a PID namespace of its own, with its own /proc (a host "namespace" of tests/processes-migration.sh,
+# a container): the program's PIDs are the initial namespace's, not these. auto falls back to /proc,
+# and the VM, known by its PID there, is counted.
+unshare --pid --fork --mount-proc bash -c '
+  "$1" 0.5 & burn=$!
+  printf "[inns]\nuuid=00000000-0000-4000-8000-0000000000bb\npid=%d\n" $burn >"$2/ns.ini"
+  "$3" --once --config "$2/empty.conf" --sensor powercap --powercap-root "$4" --sysfs-root "$2/sysfs" \
+    --inventory "static:$2/ns.ini" >"$2/ns.json" 2>"$2/ns.err"
+  status=$?
+  kill $burn
+  exit $status' _ "$VP_BURN" "$work" "$VPOWERD" "$powercap"
+status=$?
+[ $status -eq 0 ] && grep -q 'cpu time: from /proc, not BPF: vpowerd runs in a PID namespace of its own' "$work/ns.err" &&
+  vp_json 'd["host"]["cpu_source"] == "proc" and d["vms"][0]["cpu_seconds"] > 0' <"$work/ns.json" | grep -qx True
+vp_ok $? "in a PID namespace of its own, cpu-source=auto uses /proc, says why, and counts the VM there"
 vp_finish

@@ -56,11 +56,21 @@ vp_cpu_source_end_tick (VpCpuSource *source)
 
 /* BPF counts by the kernel's own PIDs: the engine's must be those. NULL when they are, else why
  * not. */
+#define INIT_PID_NS_INODE 0xEFFFFFFCU
+
 static char *
 why_pids_are_not_the_kernels (const char *proc_root)
 {
   if (!g_str_equal (proc_root, "/proc"))
     return g_strdup_printf ("the process tree is read from %s, not /proc", proc_root);
+  /* The kernel's PIDs are the initial PID namespace's, whose inode is PROC_PID_INIT_INO
+   * (include/linux/proc_ns.h). NSpid alone does not tell: read through a /proc mounted in a
+   * child namespace (unshare --mount-proc) it lists that namespace's levels only. */
+  /* (Its link, not stat()'s st_ino: from Linux 6.18 nsfs inodes are numbered apart.) */
+  g_autofree char *ns = g_file_read_link ("/proc/self/ns/pid", NULL);
+  g_autofree char *init_ns = g_strdup_printf ("pid:[%u]", INIT_PID_NS_INODE);
+  if (ns && !g_str_equal (ns, init_ns))
+    return g_strdup ("vpowerd runs in a PID namespace of its own");
   /* NSpid lists a process's PID in each namespace it is in: one entry is the initial one. */
   g_autofree char *status = NULL;
   if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
