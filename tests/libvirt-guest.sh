@@ -44,7 +44,7 @@ phase () {  # phase NAME: report how long the phase that just ended took
   phase_start=$t
 }
 
-vp_plan 15
+vp_plan 17
 
 "$abs_top_srcdir/scripts/setup-libvirtd.sh" >>"$tmp/setup.log" 2>&1 || bail "setup-libvirtd.sh failed"
 vp_ok 0 "libvirtd answers on $URI"
@@ -113,6 +113,29 @@ vp_check "without readable threads, the guest's CPU time comes from libvirt's cp
   positive "$cpu"
 vp_check "and the guest still gets energy (got $total uJ)" positive "$total"
 kill "$fallback_pid"; wait "$fallback_pid" 2>/dev/null
+
+# inventory=auto (the default): libvirt's VMs from libvirt, the other QEMU processes from /proc,
+# each once. libvirt's QEMU is in both, and is counted once, as libvirt's.
+qemu-system-x86_64 -name "guest=vp-plain-$$" -machine pc -accel tcg -m 32 -nodefaults -display none -S &
+plain_qemu=$!
+pids+=("$plain_qemu")
+vp_start_vpowerd "$tmp/auto.log" --connect "$URI" --sensor model --interval 1 --state-dir "$tmp/state-auto" ||
+  bail "vpowerd with inventory=auto did not start"
+auto_pid=$VP_PID
+both_listed () {
+  vp_get "$VP_URL/api/v1/vms" | python3 -c '
+import json, sys
+vms = json.load(sys.stdin)["vms"]
+names = sorted(v["name"] for v in vms)
+sys.exit(0 if names == sorted([sys.argv[1], sys.argv[2]]) and [v["pid"] for v in vms].count(int(sys.argv[3])) == 1 else 1)' \
+    "$name" "vp-plain-$$" "$qemu_pid"
+}
+vp_check "inventory=auto lists the libvirt domain once and the plain QEMU beside it" vp_wait_for 20 both_listed
+vp_get "$VP_URL/metrics" | grep "^vpower_vm_info{domain=\"vp-plain-$$\",.*label_manager=\"qemu\"" >/dev/null &&
+  ! vp_get "$VP_URL/metrics" | grep "^vpower_vm_info{domain=\"$name\",.*label_manager=" >/dev/null &&
+  [ "$(vp_get "$VP_URL/api/v1/host" | vp_json 'd["inventory"] + " " + str(d["libvirt_connected"])')" = "auto True" ]
+vp_ok $? "the plain QEMU is labelled as such, the domain is libvirt's, and libvirt counts as connected"
+kill "$auto_pid" "$plain_qemu"; wait "$auto_pid" "$plain_qemu" 2>/dev/null
 VP_PID=$main_pid VP_URL=$main_url
 
 # libvirtd goes away: running guests keep running, and so does vpowerd,
