@@ -41,7 +41,7 @@ here=$(. /etc/os-release && echo "$VERSION_CODENAME")
 scripts=$abs_top_srcdir/scripts
 helpers=$abs_top_srcdir/tests/helpers
 vp_setup_workdir
-in_root_lifecycle=19 in_root_libvirt=2
+in_root_lifecycle=20 in_root_libvirt=2
 per_release=$((4 + in_root_lifecycle + in_root_libvirt))
 vp_plan $((1 + per_release * $(wc -w <<<"$releases")))
 

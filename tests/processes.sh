@@ -112,7 +112,7 @@ listed_once_with_pid () {
 waits_uncharged () { [ "$(vm_json mover "v['state'] + ' ' + str(v['cpu_seconds'])")" = "paused 0.0" ]; }
 runs_charged () { [ "$(vm_json mover "v['state'] == 'running' and v['cpu_seconds'] > 0")" = True ]; }
 
-vp_plan 19
+vp_plan 20
 
 cp -R "$abs_top_srcdir/tests/data/powercap/single" "$work/rapl"
 "$VP_FAKE_RAPL" "$work/rapl" intel-rapl:0=100 & pids+=($!)
@@ -237,4 +237,29 @@ vp_wait_for 30 test -s "$work/pids/bad.pid"
 vp_wait_for 10 vp_ticks_at_least $(($(vp_ticks) + 4))
 kill -0 "$VP_PID" && [ "$(grep -c "QEMU process $bad has no -name" "$work/vpowerd.log")" = 1 ] && not_listed ../etc
 vp_ok $? "a -name that cannot name a directory is refused, once, and vpowerd goes on"
+
+# 20: any user may start a "QEMU" (here a stand-in named qemu-system-x86_64) whose command line
+# names someone else's socket as its channel: vpowerd connects, sees that the listener is not
+# that process, writes nothing, and says so.
+cp "$abs_top_builddir/tests/vp-fake-qemu" "$work/bin/qemu-system-x86_64"
+python3 - "$work/victim.sock" "$work/victim.bytes" <<'PY' & pids+=($!)
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8)
+got = 0
+while True:
+    c, _ = s.accept(); c.settimeout(2)
+    try:
+        while (d := c.recv(4096)):
+            got += len(d)
+    except OSError:
+        pass
+    open(sys.argv[2], "w").write(str(got))
+PY
+vp_wait_for 10 test -S "$work/victim.sock"
+"$work/bin/qemu-system-x86_64" -name guest=thief -chardev "socket,id=c,path=$work/victim.sock,server=on" \
+  -device virtserialport,chardev=c,name=org.vpower.0 -pidfile "$work/pids/thief.pid" & pids+=($!)
+thief=$!
+refused () { grep "channel of thief: $work/victim.sock is not QEMU $thief's own socket" "$work/vpowerd.log" >/dev/null; }
+vp_wait_for 30 refused && vp_wait_for 10 test -e "$work/victim.bytes" && [ "$(cat "$work/victim.bytes")" = 0 ]
+vp_ok $? "a channel socket that is not the QEMU's own is refused, and nothing is written to it"
 vp_finish

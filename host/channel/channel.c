@@ -38,6 +38,7 @@ typedef struct {
   char *uuid;
   char *name;
   char *path;                 /* the socket, as the inventory last gave it */
+  int peer_pid;               /* not 0: the process that must be listening on it */
   int fd;                     /* -1 while not connected */
   gint64 retry_at_us;
   guint retry_ms;
@@ -167,6 +168,23 @@ link_connect (VpChannels *channels, Link *link, gint64 now_us)
       link_failed (link, "cannot connect to", errno, now_us);
       return;
     }
+  if (link->peer_pid)
+    {
+      struct ucred peer = { 0 };
+      socklen_t peer_size = sizeof peer;
+      if (getsockopt (link->fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) != 0 || peer.pid != link->peer_pid)
+        {
+          /* Not the VM's QEMU: its command line named someone else's socket. */
+          if (!link->failure_logged)
+            g_warning ("channel of %s: %s is not QEMU %d's own socket (process %d listens on it); not used",
+                       link->name, link->path, link->peer_pid, (int) peer.pid);
+          link->failure_logged = TRUE;
+          link_close (link);
+          link->retry_ms = RETRY_MAX_MS;
+          link->retry_at_us = now_us + (gint64) RETRY_MAX_MS * 1000;
+          return;
+        }
+    }
   g_message ("channel of %s: connected to %s", link->name, link->path);
   link->failure_logged = FALSE;
   link->retry_ms = 0;
@@ -276,12 +294,13 @@ vp_channels_send (VpChannels *channels, const VpSnapshot *snapshot, const GPtrAr
           g_free (link->name);
           link->name = g_strdup (info->name);
         }
-      if (g_strcmp0 (link->path, info->channel_path) != 0)
+      if (g_strcmp0 (link->path, info->channel_path) != 0 || link->peer_pid != info->channel_peer_pid)
         {
           /* A new socket (start, restore, migration in, hot-plug): connect now. */
           link_close (link);
           g_free (link->path);
           link->path = g_strdup (info->channel_path);
+          link->peer_pid = info->channel_peer_pid;
           link->retry_at_us = 0;
           link->retry_ms = 0;
           link->failure_logged = FALSE;

@@ -32,6 +32,7 @@ vp_vm_info_copy (const VpVmInfo *vm)
   copy->has_9p = vm->has_9p;
   copy->has_virtiofs = vm->has_virtiofs;
   copy->channel_path = g_strdup (vm->channel_path);
+  copy->channel_peer_pid = vm->channel_peer_pid;
   copy->life = vm->life;
   copy->labels = g_strdupv (vm->labels);
   return copy;

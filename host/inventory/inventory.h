@@ -20,6 +20,8 @@ typedef struct {
   gboolean has_9p;      /* a 9p share with the tag "vpower" */
   gboolean has_virtiofs; /* a virtiofs share with the tag "vpower" */
   char *channel_path;   /* its socket while running (from the live XML), or NULL */
+  int channel_peer_pid; /* not 0: the socket must be this process's own (SO_PEERCRED), as a path
+                         * read from a command line anyone may write could name any socket */
   VpLifecycle life;     /* migration and arrival, from libvirt's events (lifecycle.h) */
   char **labels;        /* who it belongs to: label pairs from its <metadata> (vp-metadata.h), or NULL */
 } VpVmInfo;

@@ -71,7 +71,10 @@ lifecycle () {
     grep -qE '"energy_uj" : [1-9][0-9]*' /tmp/once.json
   grep -E '"name" : "vm1"|"energy_uj"' /tmp/once.json | head -4 | diag
   timeout 5 vpowerd --once --sensor powercap --powercap-root /tmp/rapl >/dev/null 2>/tmp/nolibvirt.err
-  check "without libvirtd, vpowerd says it serves no VMs until libvirt answers" \
+  check "without libvirtd, vpowerd (inventory=auto) lists QEMU processes and libvirt's VMs once it answers" \
+    bash -c "grep -q 'processes: 0 QEMU VMs' /tmp/nolibvirt.err && grep -q 'its VMs are listed once it answers' /tmp/nolibvirt.err"
+  timeout 5 vpowerd --once --inventory libvirt --sensor powercap --powercap-root /tmp/rapl >/dev/null 2>/tmp/nolibvirt.err
+  check "with inventory=libvirt and no libvirtd, vpowerd says it serves no VMs until libvirt answers" \
     grep -q 'serving no VMs until it answers' /tmp/nolibvirt.err
   vpower-agent once --json --root /tmp/rapl --interval 0.2 >/tmp/agent.json 2>&1
   check "vpower-agent reads a tree" grep -q '"zone" : "package-0"' /tmp/agent.json
