@@ -103,6 +103,8 @@ not_listed () { [ "$(vm_json "$1" "v is None or v['state'] not in ('running', 'p
 # tick_of COMMAND...: polls COMMAND and prints the tick count at which it first held.
 tick_of () { vp_wait_for 30 "$@" && vp_ticks; }
 info_line () { vp_get "$VP_URL/metrics" | grep "^vpower_vm_info{.*domain=\"$1\"" ; }
+# exited PID: the process is gone (or a zombie: it has exited, nothing reaped it yet).
+exited () { ! [ -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 within_a_tick () { [ -n "$2" ] && [ "$2" -le $(($1 + 2)) ]; }
 state_is () { [ "$(vm_json "$1" "v and v['state']")" = "$2" ]; }
 live_after_restart () { listed tenant_web && listed "plain1,x" && not_listed inst1.example.com; }
@@ -134,8 +136,10 @@ vp_check "Proxmox: vpower_vm_info has the configuration's name, pool and tags, n
   bash -c '[[ $1 == *vm_name=\"simple\"* && $1 == *project=\"finance\"* && $1 == *label_tags=\"blue\;prod\"* &&
               $1 == *label_manager=\"proxmox\"* && $1 != *old-name* ]]' _ "$line"
 pve_pid=$(cat /run/qemu-server/8006.pid)
-before=$(vp_ticks)
 kill -TERM "$pve_pid"
+# From its exit (QEMU takes a while to stop on SIGTERM), one tick.
+vp_wait_for 30 exited "$pve_pid"
+before=$(vp_ticks)
 at=$(tick_of not_listed 8006)
 within_a_tick "$before" "$at" && state_is 8006 shutoff
 vp_ok $? "Proxmox: a VM shut down stops running within one tick; its configuration is here: it is shut off"
@@ -178,8 +182,9 @@ vp_check "plain QEMU: without -uuid its UUID is a name-based one ($derived)" \
 # 13-14: kill -9 leaves the pidfile behind: the VM goes within one tick all the same (its pidfd),
 # and a vpowerd started afresh does not take the stale pidfile for a VM.
 ganeti_pid=$(cat /run/ganeti/kvm-hypervisor/pid/inst1.example.com)
-before=$(vp_ticks)
 kill -KILL "$ganeti_pid"
+vp_wait_for 30 exited "$ganeti_pid"
+before=$(vp_ticks)
 at=$(tick_of not_listed inst1.example.com)
 within_a_tick "$before" "$at" && [ -e /run/ganeti/kvm-hypervisor/pid/inst1.example.com ]
 vp_ok $? "kill -9: the VM leaves within one tick though its pidfile stays (ticks $before -> $at)"
