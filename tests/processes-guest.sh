@@ -97,7 +97,7 @@ read -r -a pve_args <<<"${args#args: }"
   bail "the Incus-shaped QEMU did not start"
 
 # 3-4: vpowerd connects to each channel it found.
-connected () { ctl show "$1" 2>/dev/null | grep -q '^channel    connected'; }
+connected () { ctl show "$1" 2>/dev/null | grep '^channel    connected' >/dev/null; }
 vp_check "Proxmox-wired: vpowerd finds the channel in the command line and connects" vp_wait_for 60 connected 101
 vp_check "Incus-wired: vpowerd finds the channel in the -readconfig file and connects" vp_wait_for 60 connected tenant_web
 

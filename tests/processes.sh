@@ -114,7 +114,7 @@ listed_once_with_pid () {
 waits_uncharged () { [ "$(vm_json mover "v['state'] + ' ' + str(v['cpu_seconds'])")" = "paused 0.0" ]; }
 runs_charged () { [ "$(vm_json mover "v['state'] == 'running' and v['cpu_seconds'] > 0")" = True ]; }
 
-vp_plan 20
+vp_plan 21
 
 cp -R "$abs_top_srcdir/tests/data/powercap/single" "$work/rapl"
 "$VP_FAKE_RAPL" "$work/rapl" intel-rapl:0=100 & pids+=($!)
@@ -267,4 +267,17 @@ thief=$!
 refused () { grep "channel of thief: $work/victim.sock is not QEMU $thief's own socket" "$work/vpowerd.log" >/dev/null; }
 vp_wait_for 30 refused && vp_wait_for 10 test -e "$work/victim.bytes" && [ "$(cat "$work/victim.bytes")" = 0 ]
 vp_ok $? "a channel socket that is not the QEMU's own is refused, and nothing is written to it"
+
+# 21: vpowerctl wiring --proxmox follows the configuration: onto qga0.0 with agent: 1, else a
+# controller of its own on pci.2; a VMID with no configuration here, or a name that is not a VMID,
+# is refused (status 1) with the reason.
+printf 'name: noagent\nagent: 0\n' >/etc/pve/qemu-server/8020.conf
+ctl () { "$abs_top_builddir/vpowerctl" --socket "$work/run/control.sock" "$@"; }
+with_agent=$(ctl wiring 8006 --proxmox 2>/dev/null) && without=$(ctl wiring 8020 --proxmox 2>"$work/note") &&
+  [[ $with_agent == *"bus=qga0.0"* && $with_agent != *virtio-serial-pci* ]] &&
+  [[ $without == *"-device virtio-serial-pci,id=vpower-serial,bus=pci.2,addr=0x1f"*"bus=vpower-serial.0"* ]] &&
+  grep -q "only root may set args" "$work/note" &&
+  { ctl wiring 9999 --proxmox 2>&1; [ $? -eq 1 ]; } | grep "no VM 9999 on this node" >/dev/null &&
+  { ctl wiring ../x --proxmox 2>&1; [ $? -eq 1 ]; } | grep "is not a VMID" >/dev/null
+vp_ok $? "vpowerctl wiring --proxmox: the agent's bus or a controller of its own, as the configuration says; refusals say why"
 vp_finish
