@@ -6,7 +6,8 @@
  * its -readconfig file) and connects. The socket's path is fixed per VM, so
  * that a migration's target, started from the same configuration on another
  * host, listens where that host's vpowerd looks:
- *   Proxmox, QEMU  RUNTIME/channels/pve-VMID.sock, qemu-NAME.sock (vpowerd's directory)
+ *   Proxmox, Ganeti, QEMU  RUNTIME/channels/pve-VMID.sock, ganeti-INSTANCE.sock, qemu-NAME.sock
+ *                  (vpowerd's directory)
  *   Incus          /run/incus/INSTANCE/vpower.sock: the instance's run directory, the only
  *                  place its AppArmor profile lets QEMU make a socket
  *   LXD            /var/log/lxd/INSTANCE/vpower.sock, for the same reason
@@ -53,6 +54,8 @@ vp_ctl_wiring_socket (VpWiringKind kind, const char *vm, const char *project, co
       return g_strdup_printf ("/run/incus/%s/vpower.sock", instance);
     case VP_WIRING_LXD:
       return g_strdup_printf ("/var/log/lxd/%s/vpower.sock", instance);
+    case VP_WIRING_GANETI:
+      return g_strdup_printf ("%s/channels/ganeti-%s.sock", runtime_dir, vm);
     case VP_WIRING_QEMU:
       break;
     }
@@ -139,6 +142,16 @@ vp_ctl_wiring (VpWiringKind kind, const char *vm, const char *project, const cha
                                 "bus = \"dev-qemu_serial.0\"\nchardev = \"vpower0\"\nname = \"org.vpower.0\"\n",
                                 socket);
       }
+    case VP_WIRING_GANETI:
+      *note = g_strdup_printf ("Set it with: gnt-instance modify -H kvm_extra=\"$(vpowerctl wiring %s --ganeti)\" %s "
+                               "(appended to the instance's KVM command line; an existing kvm_extra needs these "
+                               "arguments appended). It takes effect at the instance's next start, and a "
+                               "migration's target, started with the same parameters, listens at the same path.",
+                               vm, vm);
+      return g_strdup_printf ("-device virtio-serial-pci,id=vpower-serial "
+                              "-chardev socket,id=vpower0,path=%s,server=on,wait=off "
+                              "-device virtserialport,bus=vpower-serial.0,chardev=vpower0,name=org.vpower.0\n",
+                              socket);
     case VP_WIRING_QEMU:
       break;
     }

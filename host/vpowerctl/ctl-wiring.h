@@ -8,6 +8,7 @@ typedef enum {
   VP_WIRING_PROXMOX,   /* an args: line for /etc/pve/qemu-server/VMID.conf */
   VP_WIRING_INCUS,     /* raw.qemu.conf for an Incus instance */
   VP_WIRING_LXD,       /* raw.qemu.conf for an LXD instance */
+  VP_WIRING_GANETI,    /* a kvm_extra hypervisor parameter for a Ganeti instance */
   VP_WIRING_QEMU,      /* QEMU arguments */
 } VpWiringKind;
 
@@ -15,7 +16,7 @@ typedef enum {
  * in project, NULL for the default one; QEMU: its -name). runtime_dir is
  * vpowerd's (the channels' sockets are in its channels/ directory); etc_root
  * is "" but for tests (Proxmox's configuration says whether the agent's bus
- * exists). *note (free it) says how to apply it. NULL with an error for a VM
+ * exists; Ganeti: the instance). *note (free it) says how to apply it. NULL with an error for a VM
  * or name that cannot be wired. */
 char *vp_ctl_wiring (VpWiringKind kind, const char *vm, const char *project, const char *runtime_dir,
                      const char *etc_root, char **note, GError **error);

@@ -37,6 +37,7 @@ typedef struct {
   gboolean proxmox;
   gboolean incus;
   gboolean lxd;
+  gboolean ganeti;
   gboolean qemu;
   char *project;
 } Options;
@@ -211,6 +212,7 @@ run_wiring (const char *vm, const Options *options)
   VpWiringKind kind = options->proxmox ? VP_WIRING_PROXMOX
                     : options->incus   ? VP_WIRING_INCUS
                     : options->lxd     ? VP_WIRING_LXD
+                    : options->ganeti  ? VP_WIRING_GANETI
                                        : VP_WIRING_QEMU;
   g_autofree char *runtime_dir = g_path_get_dirname (options->socket_path);
   g_autofree char *note = NULL;
@@ -264,6 +266,7 @@ main (int argc, char **argv)
     { "proxmox", 0, 0, G_OPTION_ARG_NONE, &options.proxmox, "wiring: an args: line for a Proxmox VE VM (VM is its VMID)", NULL },
     { "incus", 0, 0, G_OPTION_ARG_NONE, &options.incus, "wiring: raw.qemu.conf for an Incus instance", NULL },
     { "lxd", 0, 0, G_OPTION_ARG_NONE, &options.lxd, "wiring: raw.qemu.conf for an LXD instance", NULL },
+    { "ganeti", 0, 0, G_OPTION_ARG_NONE, &options.ganeti, "wiring: kvm_extra for a Ganeti instance", NULL },
     { "qemu", 0, 0, G_OPTION_ARG_NONE, &options.qemu, "wiring: arguments for QEMU run by hand (VM is its -name)", NULL },
     { "project", 0, 0, G_OPTION_ARG_STRING, &options.project, "wiring: the Incus or LXD project (default: default)", "NAME" },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "print the version and exit", NULL },
@@ -283,9 +286,10 @@ main (int argc, char **argv)
     "                              the libvirt XML that wires the VM to vpower\n"
     "  attach VM --channel|--9p|--virtiofs [--config] [--live]\n"
     "                              add it through libvirt, or say why it cannot\n"
-    "  wiring VM --proxmox|--incus|--lxd|--qemu [--project NAME]\n"
+    "  wiring VM --proxmox|--incus|--lxd|--ganeti|--qemu [--project NAME]\n"
     "                              the channel for a VM libvirt does not manage: a Proxmox args: line,\n"
-    "                              an Incus or LXD raw.qemu.conf, or QEMU arguments (computed here)\n"
+    "                              an Incus or LXD raw.qemu.conf, Ganeti's kvm_extra, or QEMU arguments\n"
+    "                              (computed here)\n"
     "\n"
     "The channel is the transport for VMs that live-migrate or are saved: a mounted 9p\n"
     "share blocks both, and a virtiofs share blocks both unless virtiofsd can migrate\n"
@@ -329,17 +333,17 @@ main (int argc, char **argv)
     return fail (EXIT_USAGE, "--config and --live are for attach");
   if (options.count && !g_str_equal (command->name, "top"))
     return fail (EXIT_USAGE, "--count is for top");
-  int managers = options.proxmox + options.incus + options.lxd + options.qemu;
+  int managers = options.proxmox + options.incus + options.lxd + options.ganeti + options.qemu;
   if (g_str_equal (command->name, "wiring"))
     {
       if (managers != 1)
-        return fail (EXIT_USAGE, "wiring needs exactly one of --proxmox, --incus, --lxd and --qemu");
+        return fail (EXIT_USAGE, "wiring needs exactly one of --proxmox, --incus, --lxd, --ganeti and --qemu");
       if (options.project && !options.incus && !options.lxd)
         return fail (EXIT_USAGE, "--project is for --incus and --lxd");
       return run_wiring (argv[2], &options);
     }
   if (managers || options.project)
-    return fail (EXIT_USAGE, "--proxmox, --incus, --lxd, --qemu and --project are for wiring");
+    return fail (EXIT_USAGE, "--proxmox, --incus, --lxd, --ganeti, --qemu and --project are for wiring");
 
   g_autofree char *request = build_request (command, command->takes_vm ? argv[2] : NULL, &options);
   int status = g_str_equal (command->name, "top") ? run_top (command, request, &options)
