@@ -72,7 +72,7 @@ lifecycle () {
   grep -E '"name" : "vm1"|"energy_uj"' /tmp/once.json | head -4 | diag
   timeout 5 vpowerd --once --sensor powercap --powercap-root /tmp/rapl >/dev/null 2>/tmp/nolibvirt.err
   check "without libvirtd, vpowerd (inventory=auto) lists QEMU processes and libvirt's VMs once it answers" \
-    bash -c "grep -q 'processes: 0 QEMU VMs' /tmp/nolibvirt.err && grep -q 'its VMs are listed once it answers' /tmp/nolibvirt.err"
+    bash -c "grep -q 'processes: [0-9]* QEMU VMs' /tmp/nolibvirt.err && grep -q 'its VMs are listed once it answers' /tmp/nolibvirt.err"
   timeout 5 vpowerd --once --inventory libvirt --sensor powercap --powercap-root /tmp/rapl >/dev/null 2>/tmp/nolibvirt.err
   check "with inventory=libvirt and no libvirtd, vpowerd says it serves no VMs until libvirt answers" \
     grep -q 'serving no VMs until it answers' /tmp/nolibvirt.err
