@@ -95,13 +95,14 @@ if $host; then
   grep -qx "ExecStart=$sbindir/vpowerd --foreground" "$unit" && ! grep -q '@[a-zA-Z_]*@' "$unit"
   vp_ok $? "vpowerd.service starts the installed vpowerd, with every @variable@ substituted"
 
-  # Ordered before, and wanted by, libvirt's QEMU daemon: monolithic (Debian) or modular (EL9, Fedora).
-  grep -qx 'Type=notify' "$unit" && grep -qx 'Before=libvirtd.service virtqemud.service' "$unit" &&
+  # Ordered before, and wanted by, libvirt's QEMU daemon: monolithic (Debian) or modular (EL9, Fedora);
+  # ordered before Proxmox VE's start of its VMs (its channels' directory).
+  grep -qx 'Type=notify' "$unit" && grep -qx 'Before=libvirtd.service virtqemud.service pve-guests.service' "$unit" &&
     grep -qx 'WantedBy=multi-user.target libvirtd.service virtqemud.service' "$unit" &&
     grep -qE '^WatchdogSec=[1-9]' "$unit" && grep -qx 'OOMScoreAdjust=-1000' "$unit" &&
     grep -qE '^ExecStopPost=-.*fusermount3 -u -z ' "$unit" &&
     ! grep -qE '^(ProtectSystem|PrivateTmp|PrivateMounts|ProtectHome|ProtectKernel[A-Za-z]*|ReadOnlyPaths|TemporaryFileSystem)=' "$unit"
-  vp_ok $? "vpowerd.service: notify, watchdog, before and wanted by libvirtd and virtqemud, OOM-protected, no private mount namespace"
+  vp_ok $? "vpowerd.service: notify, watchdog, before and wanted by libvirtd and virtqemud, before pve-guests, OOM-protected, no private mount namespace"
 
   # grep reads all of groff's output: grep -q would leave at the first match, and groff, killed by
   # SIGPIPE while writing the rest, would fail the pipeline (pipefail) on a busy machine.

@@ -26,6 +26,7 @@
 #include "host/inventory/inventory.h"
 #include "host/inventory/qemu-cmdline.h"
 #include "host/inventory/qemu-managers.h"
+#include "host/inventory/qemu-process.h"
 #include "host/sense/taskstat.h"
 #include "shared/vp-error.h"
 #include "shared/vp-metadata.h"
@@ -115,68 +116,10 @@ gone_free (Gone *g)
   g_free (g);
 }
 
-static char *
-proc_path (ProcessInventory *inv, int pid, const char *what)
-{
-  return g_strdup_printf ("%s/%d/%s", inv->proc_root, pid, what);
-}
 
-static gboolean
-read_start_ticks (ProcessInventory *inv, int pid, guint64 *start_ticks)
-{
-  g_autofree char *path = proc_path (inv, pid, "stat");
-  g_autofree char *text = NULL;
-  static const guint fields[] = { 22 };
-  return g_file_get_contents (path, &text, NULL, NULL) && vp_parse_stat_fields (text, fields, 1, start_ticks);
-}
 
-/* A regular file of at most max bytes, or NULL. Any user may start a QEMU and name any path in its
- * command line: a FIFO or a device would block or feed the engine forever. */
-static char *
-read_regular_file (const char *path, gsize max, gsize *length)
-{
-  int fd = open (path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0)
-    return NULL;
-  struct stat st;
-  char *text = NULL;
-  if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode) && (guint64) st.st_size <= max)
-    {
-      text = g_malloc (max + 1);
-      gsize got = 0;
-      ssize_t n;
-      while (got <= max && (n = read (fd, text + got, max + 1 - got)) > 0)
-        got += (gsize) n;
-      if (got > max)
-        g_clear_pointer (&text, g_free);
-      else
-        {
-          text[got] = '\0';
-          *length = got;
-        }
-    }
-  close (fd);
-  return text;
-}
 
-/* A file as the process sees it (its mount namespace): its pidfile, its -readconfig. */
-static char *
-read_in_root (ProcessInventory *inv, int pid, const char *path, gsize max, gsize *length)
-{
-  if (!g_path_is_absolute (path))
-    return NULL;
-  g_autofree char *full = g_strdup_printf ("%s/%d/root%s", inv->proc_root, pid, path);
-  return read_regular_file (full, max, length);
-}
 
-static int
-pidfile_pid (ProcessInventory *inv, int pid, const char *pidfile)
-{
-  gsize length;
-  g_autofree char *text = read_in_root (inv, pid, pidfile, 64, &length);
-  guint64 value;
-  return text && g_ascii_string_to_unsigned (g_strstrip (text), 10, 1, G_MAXINT, &value, NULL) ? (int) value : 0;
-}
 
 static void
 say_once (ProcessInventory *inv, int pid, guint64 start_ticks, const char *message)
@@ -185,34 +128,6 @@ say_once (ProcessInventory *inv, int pid, guint64 start_ticks, const char *messa
     g_message ("processes: %s", message);
 }
 
-/* The vCPU threads ("CPU N/KVM", "CPU N/TCG": debug-threads=on, always on from QEMU 11). */
-static gboolean
-read_vcpu_schedstat (ProcessInventory *inv, int pid, guint64 *runs, guint64 *ns)
-{
-  g_autofree char *task = proc_path (inv, pid, "task");
-  g_autoptr (GDir) dir = g_dir_open (task, 0, NULL);
-  gboolean any = FALSE;
-  *runs = *ns = 0;
-  for (const char *tid; dir && (tid = g_dir_read_name (dir));)
-    {
-      g_autofree char *comm_path = g_build_filename (task, tid, "comm", NULL);
-      g_autofree char *comm = NULL;
-      if (!g_file_get_contents (comm_path, &comm, NULL, NULL) || !g_str_has_prefix (comm, "CPU "))
-        continue;
-      g_autofree char *schedstat_path = g_build_filename (task, tid, "schedstat", NULL);
-      g_autofree char *schedstat = NULL;
-      guint64 run_ns, wait_ns, count;
-      if (g_file_get_contents (schedstat_path, &schedstat, NULL, NULL) &&
-          sscanf (schedstat, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, &run_ns, &wait_ns,
-                  &count) == 3)
-        {
-          *runs += count;
-          *ns += run_ns;
-          any = TRUE;
-        }
-    }
-  return any;
-}
 
 static gint64
 started_us (ProcessInventory *inv, guint64 start_ticks)
@@ -220,16 +135,6 @@ started_us (ProcessInventory *inv, guint64 start_ticks)
   return inv->boot_us + (gint64) (start_ticks * G_USEC_PER_SEC / inv->ticks_per_s);
 }
 
-static int
-open_pidfd (int pid)
-{
-#ifdef SYS_pidfd_open
-  return (int) syscall (SYS_pidfd_open, pid, 0);
-#else
-  errno = ENOSYS;
-  return -1;
-#endif
-}
 
 static VpVmInfo *
 make_info (ProcessInventory *inv, int pid, guint64 start_ticks, const VpQemuCmdline *cmdline,
@@ -282,7 +187,7 @@ static void
 consider (ProcessInventory *inv, int pid)
 {
   guint64 start_ticks;
-  if (!read_start_ticks (inv, pid, &start_ticks))
+  if (!vp_qemu_process_start_ticks (inv->proc_root, pid, &start_ticks))
     return;
   Tracked *known = g_hash_table_lookup (inv->tracked, GINT_TO_POINTER (pid));
   if (known && known->start_ticks == start_ticks)
@@ -294,7 +199,7 @@ consider (ProcessInventory *inv, int pid)
     return;
   g_hash_table_remove (inv->others, GINT_TO_POINTER (pid));
 
-  g_autofree char *exe_link = proc_path (inv, pid, "exe");
+  g_autofree char *exe_link = vp_qemu_process_path (inv->proc_root, pid, "exe");
   g_autofree char *exe = g_file_read_link (exe_link, NULL);
   guint64 *mark = g_memdup2 (&start_ticks, sizeof start_ticks);
   if (!exe || !vp_qemu_exe_is_qemu (exe))
@@ -307,7 +212,7 @@ consider (ProcessInventory *inv, int pid)
       return;
     }
 
-  g_autofree char *cmdline_path = proc_path (inv, pid, "cmdline");
+  g_autofree char *cmdline_path = vp_qemu_process_path (inv->proc_root, pid, "cmdline");
   g_autofree char *bytes = NULL;
   gsize length;
   if (!g_file_get_contents (cmdline_path, &bytes, &length, NULL))
@@ -319,7 +224,7 @@ consider (ProcessInventory *inv, int pid)
   if (cmdline->daemonize && cmdline->pidfile)
     {
       /* Until the pidfile names it, this may be the process that forks the VM. */
-      if (pidfile_pid (inv, pid, cmdline->pidfile) != pid)
+      if (vp_qemu_process_pidfile_pid (inv->proc_root, pid, cmdline->pidfile) != pid)
         {
           g_free (mark);
           return;
@@ -338,7 +243,7 @@ consider (ProcessInventory *inv, int pid)
   for (guint i = 0; i < cmdline->readconfig->len; i++)
     {
       gsize config_length;
-      g_autofree char *text = read_in_root (inv, pid, cmdline->readconfig->pdata[i], VP_QEMU_CONFIG_MAX, &config_length);
+      g_autofree char *text = vp_qemu_process_read_file (inv->proc_root, pid, cmdline->readconfig->pdata[i], VP_QEMU_CONFIG_MAX, &config_length);
       g_autoptr (GError) error = NULL;
       if (text && !vp_qemu_cmdline_add_config (cmdline, text, config_length, &error))
         {
@@ -392,8 +297,8 @@ consider (ProcessInventory *inv, int pid)
     }
   t->info = make_info (inv, pid, start_ticks, cmdline, &identity, incoming);
   if (incoming)
-    t->vcpu_seen = read_vcpu_schedstat (inv, pid, &t->vcpu_runs, &t->vcpu_ns);
-  t->pidfd = open_pidfd (pid);
+    t->vcpu_seen = vp_qemu_process_vcpu_schedstat (inv->proc_root, pid, &t->vcpu_runs, &t->vcpu_ns);
+  t->pidfd = vp_pidfd_open (pid);
   if (t->pidfd >= 0)
     {
       struct epoll_event event = { .events = EPOLLIN, .data.u64 = (guint64) pid };
@@ -489,7 +394,7 @@ check_without_pidfds (ProcessInventory *inv)
     {
       Tracked *t = value;
       guint64 start_ticks;
-      if (t->pidfd < 0 && (!read_start_ticks (inv, t->pid, &start_ticks) || start_ticks != t->start_ticks))
+      if (t->pidfd < 0 && (!vp_qemu_process_start_ticks (inv->proc_root, t->pid, &start_ticks) || start_ticks != t->start_ticks))
         g_ptr_array_add (ended, t);
     }
   for (guint i = 0; i < ended->len; i++)
@@ -553,7 +458,7 @@ static void
 check_pidfile (ProcessInventory *inv, const char *path)
 {
   gsize length;
-  g_autofree char *text = read_regular_file (path, 64, &length);
+  g_autofree char *text = vp_read_regular_file (path, 64, &length);
   guint64 pid;
   if (text && g_ascii_string_to_unsigned (g_strstrip (text), 10, 1, G_MAXINT, &pid, NULL))
     consider (inv, (int) pid);
@@ -663,7 +568,7 @@ check_incoming (ProcessInventory *inv)
       if (t->info->life.move != VP_MOVE_INCOMING)
         continue;
       guint64 runs, ns;
-      if (!read_vcpu_schedstat (inv, t->pid, &runs, &ns))
+      if (!vp_qemu_process_vcpu_schedstat (inv->proc_root, t->pid, &runs, &ns))
         continue;
       gboolean resumed = t->vcpu_seen && (runs >= t->vcpu_runs + VCPU_RESUMED_RUNS || ns >= t->vcpu_ns + VCPU_RESUMED_NS);
       t->vcpu_runs = runs;
