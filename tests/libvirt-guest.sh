@@ -130,7 +130,9 @@ names = sorted(v["name"] for v in vms)
 sys.exit(0 if names == sorted([sys.argv[1], sys.argv[2]]) and [v["pid"] for v in vms].count(int(sys.argv[3])) == 1 else 1)' \
     "$name" "vp-plain-$$" "$qemu_pid"
 }
-vp_check "inventory=auto lists the libvirt domain once and the plain QEMU beside it" vp_wait_for 20 both_listed
+vp_wait_for 20 both_listed && grep "processes: QEMU process $plain_qemu is qemu VM" "$tmp/auto.log" >/dev/null &&
+  ! grep "processes: QEMU process $qemu_pid is" "$tmp/auto.log" >/dev/null
+vp_ok $? "inventory=auto lists the libvirt domain once and the plain QEMU beside it; the process inventory leaves libvirt's QEMU alone"
 vp_get "$VP_URL/metrics" | grep "^vpower_vm_info{domain=\"vp-plain-$$\",.*label_manager=\"qemu\"" >/dev/null &&
   ! vp_get "$VP_URL/metrics" | grep "^vpower_vm_info{domain=\"$name\",.*label_manager=" >/dev/null &&
   [ "$(vp_get "$VP_URL/api/v1/host" | vp_json 'd["inventory"] + " " + str(d["libvirt_connected"])')" = "auto True" ]

@@ -198,9 +198,12 @@ test_ganeti_libvirt_plain (void)
   g_assert_cmpint (gi.manager, ==, VP_MANAGER_GANETI);
   g_assert_cmpstr (gi.key, ==, "inst1.example.com");
 
-  /* libvirt 9.0 (recorded): JSON -device, guest=, the pidfile in its run directory. */
+  /* libvirt 9.0 (as /var/log/libvirt/qemu/NAME.log records it): no -pidfile (libvirt writes it),
+   * guest=, the master key in its domain directory, JSON -device. */
   const char *libvirt[] = { "/usr/bin/qemu-system-x86_64", "-name", "guest=vp-chan,debug-threads=on", "-S",
-                            "-uuid", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "-pidfile", "/run/libvirt/qemu/vp-chan.pid",
+                            "-object", "{\"qom-type\":\"secret\",\"id\":\"masterKey0\",\"format\":\"raw\","
+                                       "\"file\":\"/var/lib/libvirt/qemu/domain-1-vp-chan/master-key.aes\"}",
+                            "-uuid", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
                             "-chardev", "socket,id=charchannel0,path=/var/lib/libvirt/qemu/channel/target/domain-1-vp-chan/org.vpower.0,server=on,wait=off",
                             "-device", "{\"driver\":\"virtserialport\",\"bus\":\"virtio-serial0.0\",\"nr\":1,"
                                        "\"chardev\":\"charchannel0\",\"id\":\"channel0\",\"name\":\"org.vpower.0\"}", NULL };

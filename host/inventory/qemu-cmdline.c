@@ -159,9 +159,20 @@ note_device_option (VpQemuCmdline *cmdline, const char *value)
   note_device (cmdline, values[0], values[1], values[2]);
 }
 
+/* libvirt passes no -pidfile (it writes the pidfile itself), but every QEMU it starts has files in
+ * its per-domain directory, .../libvirt/qemu/domain-ID-NAME/: the master key's -object (libvirt
+ * 2.0 and later), the monitor's socket in older releases. */
+static gboolean
+names_libvirt_domain_dir (const char *value)
+{
+  return strstr (value, "/libvirt/qemu/domain-") != NULL;
+}
+
 static void
 take_option (VpQemuCmdline *cmdline, const char *option, const char *value)
 {
+  if ((g_str_equal (option, "object") || g_str_equal (option, "chardev")) && names_libvirt_domain_dir (value))
+    cmdline->libvirt = TRUE;
   if (g_str_equal (option, "name"))
     {
       g_auto (GStrv) opts = vp_qemu_opts_parse (value, "guest");

@@ -22,6 +22,7 @@ typedef struct {
   char *id;              /* -id (Proxmox's pve-qemu: the VMID) */
   char *incoming;        /* -incoming: it waits for a migration's state */
   gboolean daemonize;    /* -daemonize: the exec'd process is not the VM's (it forks twice) */
+  gboolean libvirt;      /* libvirt's: its files are in a domain directory of libvirt's (see qemu-cmdline.c) */
   GPtrArray *readconfig; /* -readconfig files, in order (char*) */
   /* What the channel is made of: socket chardevs (id -> path) and the chardev of
    * the virtserialport named VP_CHANNEL_PORT_NAME, from the command line and any

@@ -6,7 +6,8 @@
  *   Proxmox     the VMID (the -pidfile's basename, as qmeventd finds it; or -id)
  *   Incus, LXD  the run directory's name: NAME in the default project, else PROJECT_NAME
  *   Ganeti      the instance (the pidfile's name)
- *   libvirt     the domain's name, as the libvirt inventory calls it
+ *   libvirt     the domain's name, as the libvirt inventory calls it (told by its domain
+ *               directory in the command line: libvirt passes no -pidfile)
  *   plain QEMU  -name, else the UUID
  * The counters are kept by UUID: -uuid, else -smbios type=1,uuid= (Proxmox
  * passes only that), else one derived from the manager and the key. */
@@ -158,7 +159,7 @@ classify (const VpQemuCmdline *cmdline, VpQemuIdentity *identity)
       identity->key = g_strdup (base);
       return;
     }
-  if (dir && strstr (dir, "/libvirt/qemu"))
+  if (cmdline->libvirt || (dir && strstr (dir, "/libvirt/qemu")))
     {
       identity->manager = VP_MANAGER_LIBVIRT;
       identity->key = g_strdup (cmdline->name);

@@ -17,7 +17,7 @@ typedef enum {
   VP_MANAGER_INCUS,       /* /run/incus/[PROJECT_]NAME/qemu.pid */
   VP_MANAGER_LXD,         /* /var/log/lxd/[PROJECT_]NAME/qemu.pid (or the snap's) */
   VP_MANAGER_GANETI,      /* /var/run/ganeti/kvm-hypervisor/pid/INSTANCE */
-  VP_MANAGER_LIBVIRT,     /* /run/libvirt/qemu/NAME.pid: the libvirt inventory's */
+  VP_MANAGER_LIBVIRT,     /* .../libvirt/qemu/domain-ID-NAME/ files: the libvirt inventory's */
 } VpManager;
 
 typedef struct {
