@@ -422,9 +422,11 @@ vp_qemu_exe_is_qemu (const char *path)
   const char *base = strrchr (path, '/');
   base = base ? base + 1 : path;
   /* An upgraded package leaves the running binary " (deleted)". */
-  g_autofree char *name = g_strdup (base);
-  if (g_str_has_suffix (name, " (deleted)"))
-    name[strlen (name) - strlen (" (deleted)")] = '\0';
-  return (g_str_has_prefix (name, "qemu-system-") && name[strlen ("qemu-system-")]) ||
-         g_str_equal (name, "qemu-kvm") || g_str_equal (name, "kvm");
+  size_t length = strlen (base);
+  if (g_str_has_suffix (base, " (deleted)"))
+    length -= strlen (" (deleted)");
+  size_t prefix = strlen ("qemu-system-");
+  return (length > prefix && strncmp (base, "qemu-system-", prefix) == 0) ||
+         (length == strlen ("qemu-kvm") && strncmp (base, "qemu-kvm", length) == 0) ||
+         (length == strlen ("kvm") && strncmp (base, "kvm", length) == 0);
 }
