@@ -253,6 +253,23 @@ ok = ok and all((held[i] == 0) if short == 0 else (0 <= held[i] < short) for i i
 sys.exit(0 if ok else 1)' "$2" "${3:-0}"
 }
 
+# vp_managers_namespace SCRIPT ARGS...: for the process inventory's tests, which need the managers'
+# real paths. Run first thing: re-runs SCRIPT in a private mount namespace and exits with its status;
+# there (the second time) it mounts a tmpfs of its own over /run and /etc/pve and returns. /etc/pve
+# is made for the test when the host has none, and removed after.
+vp_managers_namespace () {
+  if [ -z "${VP_MANAGERS_NS:-}" ]; then
+    local made_pve= status
+    [ -e /etc/pve ] || { mkdir /etc/pve && made_pve=1; }
+    VP_MANAGERS_NS=1 unshare --mount --propagation private "$@"
+    status=$?
+    [ -n "$made_pve" ] && rmdir /etc/pve 2>/dev/null
+    exit $status
+  fi
+  mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /etc/pve ||
+    { echo "Bail out! cannot mount a tmpfs over /run and /etc/pve"; exit 1; }
+}
+
 # vp_metric TEXT-FILE NAME{LABELS}: the value of one sample in an exposition.
 vp_metric () { awk -v key="$2" '$1 == key { print $2; found = 1 } END { exit !found }' "$1"; }
 

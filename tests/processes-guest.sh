@@ -21,15 +21,8 @@ command -v unshare >/dev/null || vp_skip_or_fail "no unshare (util-linux)"
 QEMU=$(command -v qemu-system-x86_64) || vp_skip_or_fail "no qemu-system-x86_64"
 VPOWERCTL=$abs_top_builddir/vpowerctl
 
-if [ -z "${VP_PROCESSES_NS:-}" ]; then
-  made_pve=
-  [ -e /etc/pve ] || { mkdir /etc/pve && made_pve=1; }
-  VP_PROCESSES_NS=1 unshare --mount --propagation private "$0" "$@"
-  status=$?
-  [ -n "$made_pve" ] && rmdir /etc/pve 2>/dev/null
-  exit $status
-fi
-mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /etc/pve || { echo "Bail out! cannot mount tmpfs"; exit 1; }
+# Everything below runs in a private mount namespace, with its own /run and /etc/pve.
+vp_managers_namespace "$0" "$@"
 
 work=$(mktemp -d)
 chmod 755 "$work"

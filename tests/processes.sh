@@ -28,18 +28,8 @@ vp_require_root
 command -v unshare >/dev/null || vp_skip_or_fail "no unshare (util-linux)"
 QEMU=$(command -v qemu-system-x86_64) || vp_skip_or_fail "no qemu-system-x86_64"
 
-# Everything below runs in a private mount namespace with /run a tmpfs of its own; /etc/pve is
-# made for the test when the host has none (and removed after).
-if [ -z "${VP_PROCESSES_NS:-}" ]; then
-  made_pve=
-  [ -e /etc/pve ] || { mkdir /etc/pve && made_pve=1; }
-  VP_PROCESSES_NS=1 unshare --mount --propagation private "$0" "$@"
-  status=$?
-  [ -n "$made_pve" ] && rmdir /etc/pve 2>/dev/null
-  exit $status
-fi
-mount -t tmpfs tmpfs /run || { echo "Bail out! cannot mount a tmpfs over /run"; exit 1; }
-mount -t tmpfs tmpfs /etc/pve || { echo "Bail out! cannot mount a tmpfs over /etc/pve"; exit 1; }
+# Everything below runs in a private mount namespace, with its own /run and /etc/pve.
+vp_managers_namespace "$0" "$@"
 
 vp_setup_workdir
 qemus=()
