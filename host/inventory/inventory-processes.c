@@ -33,13 +33,11 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Where the managers write their pidfiles. The instance directories of Incus
@@ -64,7 +62,6 @@ typedef struct {
   VpVmInfo *info;            /* as published; replaced, never changed */
   VpManager manager;
   char *vmid;                /* Proxmox: its configuration decides shutoff from departed */
-  gboolean debug_threads;
   guint64 vcpu_runs, vcpu_ns;/* while incoming: the vCPU threads' schedstat at the last look */
   gboolean vcpu_seen;
 } Tracked;
@@ -88,7 +85,9 @@ typedef struct {
   GHashTable *others;        /* pid -> start ticks of a process judged not a VM (not read again) */
   GHashTable *pending;       /* pid -> start ticks: -daemonize without -pidfile, seen once */
   GHashTable *gone;          /* uuid -> Gone */
-  GHashTable *said;          /* what was logged once (refusals), by "pid:start" */
+  GHashTable *said;          /* what was logged once of a process: "PID:START:MESSAGE" */
+  guint without_pidfd;       /* tracked processes checked each tick by their start time */
+  guint incoming;            /* tracked processes still arriving (their vCPUs looked at each tick) */
   GPtrArray *extra_dirs;     /* pidfile-dirs from the configuration */
   int inotify_fd;
   GHashTable *watches;       /* wd -> directory */
@@ -121,10 +120,11 @@ gone_free (Gone *g)
 
 
 
+/* Each thing said of a process is said once while it lives (its events and the rescans come back to it). */
 static void
 say_once (ProcessInventory *inv, int pid, guint64 start_ticks, const char *message)
 {
-  if (g_hash_table_add (inv->said, g_strdup_printf ("%d:%" G_GUINT64_FORMAT, pid, start_ticks)))
+  if (g_hash_table_add (inv->said, g_strdup_printf ("%d:%" G_GUINT64_FORMAT ":%s", pid, start_ticks, message)))
     g_message ("processes: %s", message);
 }
 
@@ -286,7 +286,6 @@ consider (ProcessInventory *inv, int pid)
   t->start_ticks = start_ticks;
   t->manager = identity.manager;
   t->vmid = g_strdup (identity.vmid);
-  t->debug_threads = cmdline->debug_threads;
   gboolean incoming = cmdline->incoming != NULL;
   if (incoming && !cmdline->debug_threads)
     {
@@ -308,6 +307,8 @@ consider (ProcessInventory *inv, int pid)
           t->pidfd = -1;
         }
     }
+  inv->without_pidfd += t->pidfd < 0;
+  inv->incoming += incoming;
   g_hash_table_replace (inv->tracked, GINT_TO_POINTER (pid), t);
   g_hash_table_remove (inv->gone, t->info->uuid);
   inv->dirty = TRUE;
@@ -334,6 +335,8 @@ forget_process (ProcessInventory *inv, Tracked *t)
 {
   gint64 now_us = g_get_real_time ();
   VpVmInfo *info = t->info;
+  inv->without_pidfd -= t->pidfd < 0;
+  inv->incoming -= info->life.move == VP_MOVE_INCOMING;
   if (info->life.move == VP_MOVE_INCOMING)
     g_message ("processes: VM %s (%s): its arriving QEMU %d exited before it ran here", info->name, info->uuid,
                t->pid);
@@ -344,16 +347,15 @@ forget_process (ProcessInventory *inv, Tracked *t)
       gone->info->pid = 0;
       gone->vmid = g_strdup (t->vmid);
       g_free (gone->info->state);
+      gone->info->state = g_strdup ("shutoff");
       gone->info->life.move = VP_MOVE_NONE;
       if (manager_keeps (inv, t->manager, t->vmid))
         {
-          gone->info->state = g_strdup ("shutoff");
           g_message ("processes: VM %s (%s): QEMU %d exited; %s still has it here: shut off", info->name,
                      info->uuid, t->pid, vp_manager_to_string (t->manager));
         }
       else
         {
-          gone->info->state = g_strdup ("shutoff");
           gone->info->life.move = VP_MOVE_DEPARTED;
           gone->info->life.departed_us = now_us;
           gone->until_us = g_get_monotonic_time () + DEPARTED_LISTED_US;
@@ -386,6 +388,8 @@ drain_pidfds (ProcessInventory *inv)
 static void
 check_without_pidfds (ProcessInventory *inv)
 {
+  if (!inv->without_pidfd)
+    return;
   g_autoptr (GPtrArray) ended = g_ptr_array_new ();
   GHashTableIter iter;
   gpointer value;
@@ -457,11 +461,9 @@ is_instance_parent (const char *dir)
 static void
 check_pidfile (ProcessInventory *inv, const char *path)
 {
-  gsize length;
-  g_autofree char *text = vp_read_regular_file (path, 64, &length);
-  guint64 pid;
-  if (text && g_ascii_string_to_unsigned (g_strstrip (text), 10, 1, G_MAXINT, &pid, NULL))
-    consider (inv, (int) pid);
+  int pid = vp_read_pid_file (path);
+  if (pid)
+    consider (inv, pid);
 }
 
 static void
@@ -535,6 +537,12 @@ rescan (ProcessInventory *inv)
         if (!g_hash_table_contains (present, key))
           g_hash_table_iter_remove (&iter);
     }
+  GHashTableIter said;
+  gpointer said_key;
+  g_hash_table_iter_init (&said, inv->said);
+  while (g_hash_table_iter_next (&said, &said_key, NULL))
+    if (!g_hash_table_contains (present, GINT_TO_POINTER ((int) g_ascii_strtoll (said_key, NULL, 10))))
+      g_hash_table_iter_remove (&said);
   /* A stopped Proxmox VM whose configuration left this node: it went elsewhere. */
   GHashTableIter iter;
   gpointer value;
@@ -559,6 +567,8 @@ rescan (ProcessInventory *inv)
 static void
 check_incoming (ProcessInventory *inv)
 {
+  if (!inv->incoming)
+    return;
   GHashTableIter iter;
   gpointer value;
   g_hash_table_iter_init (&iter, inv->tracked);
@@ -583,6 +593,7 @@ check_incoming (ProcessInventory *inv)
       info->life.arrived_us = g_get_real_time ();
       vp_vm_info_free (t->info);
       t->info = info;
+      inv->incoming--;
       inv->dirty = TRUE;
       g_message ("processes: VM %s (%s) arrived by migration and runs here; counted from now", info->name,
                  info->uuid);

@@ -4,6 +4,7 @@
 
 #include "host/inventory/qemu-process.h"
 #include "host/sense/taskstat.h"
+#include "shared/vp-fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,9 +23,9 @@ gboolean
 vp_qemu_process_start_ticks (const char *proc_root, int pid, guint64 *start_ticks)
 {
   g_autofree char *path = vp_qemu_process_path (proc_root, pid, "stat");
-  g_autofree char *text = NULL;
+  char text[1024];
   static const guint fields[] = { 22 };
-  return g_file_get_contents (path, &text, NULL, NULL) && vp_parse_stat_fields (text, fields, 1, start_ticks);
+  return vp_read_small_file (path, text, sizeof text, NULL) > 0 && vp_parse_stat_fields (text, fields, 1, start_ticks);
 }
 
 char *
@@ -64,12 +65,21 @@ vp_qemu_process_read_file (const char *proc_root, int pid, const char *path, gsi
 }
 
 int
-vp_qemu_process_pidfile_pid (const char *proc_root, int pid, const char *pidfile)
+vp_read_pid_file (const char *path)
 {
   gsize length;
-  g_autofree char *text = vp_qemu_process_read_file (proc_root, pid, pidfile, 64, &length);
+  g_autofree char *text = vp_read_regular_file (path, 64, &length);
   guint64 value;
-  return text && g_ascii_string_to_unsigned (g_strstrip (text), 10, 1, G_MAXINT, &value, NULL) ? (int) value : 0;
+  return text && vp_parse_u64 (text, &value) && value > 0 && value <= G_MAXINT ? (int) value : 0;
+}
+
+int
+vp_qemu_process_pidfile_pid (const char *proc_root, int pid, const char *pidfile)
+{
+  if (!g_path_is_absolute (pidfile))
+    return 0;
+  g_autofree char *full = g_strdup_printf ("%s/%d/root%s", proc_root, pid, pidfile);
+  return vp_read_pid_file (full);
 }
 
 gboolean

@@ -24,7 +24,10 @@ char *vp_read_regular_file (const char *path, gsize max, gsize *length);
  * its pidfile, its -readconfig. NULL for a relative path. */
 char *vp_qemu_process_read_file (const char *proc_root, int pid, const char *path, gsize max, gsize *length);
 
-/* The PID its pidfile names, or 0. */
+/* The PID a pidfile holds ("123\n", as QEMU writes it), or 0. */
+int vp_read_pid_file (const char *path);
+
+/* The PID its pidfile names, read as it sees it, or 0. */
 int vp_qemu_process_pidfile_pid (const char *proc_root, int pid, const char *pidfile);
 
 /* The summed schedstat of its vCPU threads ("CPU N/KVM", "CPU N/TCG": named
