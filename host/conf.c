@@ -27,6 +27,10 @@ static const VpEnumWord cpu_source_words[] = {
   { "auto", VP_CPU_SOURCE_AUTO }, { "bpf", VP_CPU_SOURCE_BPF }, { "proc", VP_CPU_SOURCE_PROC }, { NULL, 0 },
 };
 
+static const VpEnumWord wire_words[] = {
+  { "auto", VP_WIRE_MODE_AUTO }, { "off", VP_WIRE_MODE_OFF }, { "define", VP_WIRE_MODE_DEFINE }, { NULL, 0 },
+};
+
 static gboolean
 parse_inventory (gpointer config, const VpOption *option, const char *value, GError **error)
 {
@@ -51,7 +55,35 @@ parse_dirs (gpointer data, const VpOption *option, const char *value, GError **e
         return FALSE;
       }
   g_strfreev (config->pidfile_dirs);
+  g_strfreev (config->wire_exclude);
   config->pidfile_dirs = g_steal_pointer (&dirs);
+  return TRUE;
+}
+
+/* wire-exclude: each pattern is checked here, so that a typo stops vpowerd at start rather than
+ * wiring a VM the operator meant to leave alone (host/wiring/wire-plan.c matches them). */
+static gboolean
+parse_wire_exclude (gpointer data, const VpOption *option, const char *value, GError **error)
+{
+  VpConfig *config = data;
+  g_autoptr (GPtrArray) patterns = g_ptr_array_new_with_free_func (g_free);
+  g_auto (GStrv) items = g_strsplit (value, ",", -1);
+  for (char **item = items; *item; item++)
+    {
+      const char *pattern = g_strstrip (*item);
+      if (!*pattern)
+        continue;
+      const char *equals = strchr (pattern, '=');
+      if (equals && (equals == pattern || !equals[1]))
+        {
+          g_set_error (error, VP_ERROR, VP_ERROR_CONFIG, "\"%s\" is neither a name pattern nor LABEL=PATTERN", pattern);
+          return FALSE;
+        }
+      g_ptr_array_add (patterns, g_strdup (pattern));
+    }
+  g_ptr_array_add (patterns, NULL);
+  g_strfreev (config->wire_exclude);
+  config->wire_exclude = (char **) g_ptr_array_free (g_steal_pointer (&patterns), FALSE);
   return TRUE;
 }
 
@@ -82,6 +114,11 @@ static const VpOption vp_options[] = {
                "within a tick between (default 10)", process_rescan_s),
   OPT ("pidfile-dirs", 0, "DIR[,DIR...]", "processes: more directories where QEMU writes its -pidfile, "
        "watched as the managers' are (default: none)", parse_dirs, pidfile_dirs),
+  OPT_ENUM ("wire", "auto|off|define", "give libvirt's running VMs the channel: hot-plugged into each one with a "
+            "virtio-serial controller (auto, the default), also added to persistent definitions no cloud "
+            "manager writes (define), or never (off)", wire_words, wire),
+  OPT ("wire-exclude", 0, "PATTERN[,PATTERN...]", "VMs wiring leaves alone: a glob on the VM's name, or "
+       "LABEL=GLOB on one of its labels (project=ci-*, manager=nova; default: none)", parse_wire_exclude, wire_exclude),
   OPT_ENUM ("sensor", "auto|powercap|model", "host energy source (default auto)", sensor_words, sensor),
   OPT ("powercap-root", 0, "DIR", "powercap tree to read (default /sys/class/powercap)", vp_option_parse_string, powercap_root),
   OPT ("proc-root", 0, "DIR", "procfs to read (default /proc)", vp_option_parse_string, proc_root),
@@ -121,6 +158,7 @@ config_new_defaults (void)
   VpConfig *config = g_new0 (VpConfig, 1);
   config->connect = g_strdup ("qemu:///system");
   config->inventory = g_strdup ("auto");
+  config->wire = VP_WIRE_MODE_AUTO;
   config->process_rescan_s = 10.0;
   config->sensor = VP_SENSOR_AUTO;
   config->powercap_root = g_strdup ("/sys/class/powercap");
@@ -152,6 +190,7 @@ vp_config_free (VpConfig *config)
   g_free (config->connect);
   g_free (config->inventory);
   g_strfreev (config->pidfile_dirs);
+  g_strfreev (config->wire_exclude);
   g_free (config->powercap_root);
   g_free (config->proc_root);
   g_free (config->sysfs_root);
@@ -276,4 +315,10 @@ const char *
 vp_cpu_source_kind_to_string (VpCpuSourceKind kind)
 {
   return vp_enum_word (cpu_source_words, kind);
+}
+
+const char *
+vp_wire_mode_to_string (VpWireMode mode)
+{
+  return vp_enum_word (wire_words, mode);
 }

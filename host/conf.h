@@ -19,6 +19,9 @@ typedef enum { VP_POLICY_BUSY, VP_POLICY_ACTIVE, VP_POLICY_CAPACITY } VpPolicy;
 typedef enum { VP_TOPOLOGY_MIRROR, VP_TOPOLOGY_AGGREGATE } VpTopologyMode;
 /* Where each VM's CPU time comes from (host/sense/cpusource.h). */
 typedef enum { VP_CPU_SOURCE_AUTO, VP_CPU_SOURCE_BPF, VP_CPU_SOURCE_PROC } VpCpuSourceKind;
+/* Whether vpowerd gives libvirt's running VMs the channel itself (host/wiring/autowire.h):
+ * hot-plugged (auto), also into the persistent definition (define), or not at all (off). */
+typedef enum { VP_WIRE_MODE_AUTO, VP_WIRE_MODE_OFF, VP_WIRE_MODE_DEFINE } VpWireMode;
 
 typedef struct {
   char *config_file;
@@ -26,6 +29,8 @@ typedef struct {
   char *inventory;          /* "auto", "libvirt", "processes" or "static:FILE" */
   double process_rescan_s;  /* processes: a full look at /proc this often (events between) */
   char **pidfile_dirs;      /* processes: more directories of QEMU pidfiles to watch */
+  VpWireMode wire;          /* libvirt: hot-plug the channel into running VMs */
+  char **wire_exclude;      /* VMs left alone: name globs, or KEY=GLOB on their labels */
   VpSensorKind sensor;
   char *powercap_root;
   char *proc_root;
@@ -69,3 +74,4 @@ VpConfig *vp_config_load_file (const char *path, GError **error);
 const char *vp_policy_to_string (VpPolicy policy);
 const char *vp_topology_to_string (VpTopologyMode topology);
 const char *vp_cpu_source_kind_to_string (VpCpuSourceKind kind);
+const char *vp_wire_mode_to_string (VpWireMode mode);

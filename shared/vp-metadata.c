@@ -18,7 +18,10 @@
 
 #include <string.h>
 
-typedef enum { SOURCE_NOVA, SOURCE_OPENNEBULA, SOURCE_VPOWER, N_SOURCES, SOURCE_NONE = -1 } Source;
+typedef enum {
+  SOURCE_NOVA, SOURCE_OPENNEBULA, SOURCE_VPOWER, SOURCE_WIRING, SOURCE_LIBOSINFO, SOURCE_OVIRT, N_SOURCES,
+  SOURCE_NONE = -1
+} Source;
 enum { VM_NAME, PROJECT_ID, PROJECT, USER_ID, USER, FLAVOR, N_OWNER };
 
 static const char *const owner_label_names[N_OWNER] = { VP_METADATA_OWNER_LABELS };
@@ -31,6 +34,15 @@ static const struct {
   { VP_METADATA_NS_NOVA_1_0, SOURCE_NOVA },
   { VP_METADATA_NS_OPENNEBULA, SOURCE_OPENNEBULA },
   { VP_METADATA_NS_VPOWER, SOURCE_VPOWER },
+  { VP_METADATA_NS_WIRING, SOURCE_WIRING },
+  { VP_METADATA_NS_LIBOSINFO, SOURCE_LIBOSINFO },
+  { VP_METADATA_NS_OVIRT, SOURCE_OVIRT },
+};
+
+/* The manager each source's presence names (VpMetadataFacts). */
+static const char *const source_managers[N_SOURCES] = {
+  [SOURCE_NOVA] = "nova", [SOURCE_OPENNEBULA] = "opennebula", [SOURCE_LIBOSINFO] = "virt-install",
+  [SOURCE_OVIRT] = "ovirt",
 };
 
 /* Where each cloud keeps an owner label: the path of local names from its
@@ -56,6 +68,9 @@ static const struct {
 };
 
 #define VPOWER_LABEL_PATH "labels/label"
+#define WIRING_PATH "wiring"
+/* capture_label's value while the wiring element's text is read. */
+#define CAPTURE_WIRING (-2)
 /* Text kept of one element, before it is cut to VP_METADATA_VALUE_MAX. */
 #define CAPTURE_MAX 4096
 
@@ -70,12 +85,13 @@ typedef struct {
   GArray *path_lengths;     /* path->len before each element, to pop */
   /* The element whose text is wanted. */
   int capture_depth;
-  int capture_label;        /* owner label, or -1 for a vpower label */
+  int capture_label;        /* owner label, -1 for a vpower label, CAPTURE_WIRING for <wiring> */
   GString *capture;
   char *label_name;         /* of the vpower label being read */
   char *owner[N_SOURCES][N_OWNER];
   GPtrArray *free_labels;   /* "label_NAME", value, ... */
   guint ignored;
+  VpMetadataFacts facts;
 } ParseState;
 
 /* A value as a label can carry it: trimmed, control characters made
@@ -199,6 +215,9 @@ on_start (GMarkupParseContext *context, const char *element, const char **attr_n
       state->source = source_of (uri);
       state->source_uri = uri;
       g_string_assign (state->path, local);
+      /* A cloud's element names the cloud; the first one found wins. */
+      if (state->source != SOURCE_NONE && source_managers[state->source] && !state->facts.manager)
+        state->facts.manager = source_managers[state->source];
     }
   /* An element of another namespace inside a cloud's element matches
    * nothing, and neither does anything under it: '#' is in no XML name. */
@@ -233,6 +252,11 @@ on_start (GMarkupParseContext *context, const char *element, const char **attr_n
       capture = TRUE;
       state->capture_label = -1;
     }
+  if (state->source == SOURCE_WIRING && g_str_equal (state->path->str, WIRING_PATH))
+    {
+      capture = TRUE;
+      state->capture_label = CAPTURE_WIRING;
+    }
   /* A child's text is not its parent's; the parent's own text still is. */
   if (capture)
     {
@@ -248,7 +272,12 @@ on_end (GMarkupParseContext *context, const char *element, gpointer user_data, G
 
   if (state->metadata_depth && state->depth == state->capture_depth)
     {
-      if (state->capture_label >= 0)
+      if (state->capture_label == CAPTURE_WIRING)
+        {
+          g_autofree char *word = g_strstrip (g_ascii_strdown (state->capture->str, -1));
+          state->facts.wiring_off |= g_str_equal (word, "off");
+        }
+      else if (state->capture_label >= 0)
         set_owner (state, state->source, state->capture_label, state->capture->str);
       else
         add_vpower_label (state, state->label_name, state->capture->str);
@@ -307,6 +336,12 @@ parse_state_clear (ParseState *state)
 char **
 vp_metadata_labels_parse (const char *text, gssize length, guint *ignored, GError **error)
 {
+  return vp_metadata_parse (text, length, ignored, NULL, error);
+}
+
+char **
+vp_metadata_parse (const char *text, gssize length, guint *ignored, VpMetadataFacts *facts, GError **error)
+{
   static const GMarkupParser parser = { on_start, on_end, on_text, NULL, NULL };
   ParseState state = {
     .declarations = g_ptr_array_new (),
@@ -342,6 +377,8 @@ vp_metadata_labels_parse (const char *text, gssize length, guint *ignored, GErro
   g_ptr_array_add (labels, NULL);
   if (ignored)
     *ignored = state.ignored;
+  if (facts)
+    *facts = state.facts;
   parse_state_clear (&state);
   return (char **) g_ptr_array_free (labels, FALSE);
 }

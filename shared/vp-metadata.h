@@ -11,6 +11,12 @@
 /* vpower's own: <labels><label name="team">infra</label>...</labels>, set with
  *   virsh metadata DOMAIN --uri urn:vpower:labels:1.0 --key vpower --set '<labels>...</labels>' */
 #define VP_METADATA_NS_VPOWER "urn:vpower:labels:1.0"
+/* vpower's opt-out of wiring (host/wiring/): <wiring>off</wiring>, set with
+ *   virsh metadata DOMAIN --uri urn:vpower:wiring:1.0 --key vpowerwiring --set '<wiring>off</wiring>' --live --config */
+#define VP_METADATA_NS_WIRING "urn:vpower:wiring:1.0"
+/* Who else writes domain definitions, told by their own metadata. */
+#define VP_METADATA_NS_LIBOSINFO "http://libosinfo.org/xmlns/libvirt/domain/1.0"   /* virt-install, virt-manager */
+#define VP_METADATA_NS_OVIRT "http://ovirt.org/vm/1.0"
 
 /* Bounds, so that hostile metadata cannot blow up an exposition. */
 #define VP_METADATA_VALUE_MAX 128     /* bytes of a value, cut at a character boundary */
@@ -30,6 +36,18 @@
  * dropped: a bad or repeated name, or one past the limit. Fails only when
  * the document is not well-formed. */
 char **vp_metadata_labels_parse (const char *text, gssize length, guint *ignored, GError **error);
+
+/* What the metadata says beyond the labels. */
+typedef struct {
+  /* Who wrote the definition, from its own metadata: "nova", "opennebula", "ovirt",
+   * "virt-install" (libosinfo's, which virt-install and virt-manager write), or NULL. A static
+   * string. */
+  const char *manager;
+  gboolean wiring_off;     /* vpower's <wiring>off</wiring>: leave this VM's wiring alone */
+} VpMetadataFacts;
+
+/* vp_metadata_labels_parse, and the facts (may be NULL) from the same pass. */
+char **vp_metadata_parse (const char *text, gssize length, guint *ignored, VpMetadataFacts *facts, GError **error);
 
 /* The labels as "name=value name=value", for logs and vpowerctl. */
 char *vp_metadata_labels_to_string (const char *const *labels);

@@ -82,6 +82,9 @@ test_file_errors (void)
     { "[vpowerd]\nquantum-uj=-1\n", "invalid value for 'quantum-uj'" },
     { "[vpowerd]\nquantum-uj=1000000001\n", "invalid value for 'quantum-uj'" },
     { "[vpowerd]\nquantum-uj=1.5\n", "invalid value for 'quantum-uj'" },
+    { "[vpowerd]\nwire=yes\n", "invalid value for 'wire': \"yes\" is not one of auto, off, define" },
+    { "[vpowerd]\nwire-exclude=web*,=x\n", "invalid value for 'wire-exclude': \"=x\" is neither" },
+    { "[vpowerd]\nwire-exclude=project=\n", "invalid value for 'wire-exclude'" },
     { "[daemon]\ninterval=1\n", "unknown group [daemon]" },
     { "interval=1\n", "vpowerd.conf" },
   };
@@ -96,6 +99,33 @@ test_file_errors (void)
       g_assert_nonnull (strstr (error->message, cases[i].message));
       g_assert_null (strchr (error->message, '\n'));   /* one line */
     }
+}
+
+/* Wiring (issue 30): auto unless told, the exclusions as written, trimmed, empty ones dropped. */
+static void
+test_wire_keys (void)
+{
+  g_autofree char *defaults = write_config ("[vpowerd]\n");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VpConfig) plain = vp_config_load_file (defaults, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (plain->wire, ==, VP_WIRE_MODE_AUTO);
+  g_assert_null (plain->wire_exclude);
+  g_autofree char *path = write_config ("[vpowerd]\nwire=define\nwire-exclude= ci-* , project=lab*,,manager=nova\n");
+  g_autoptr (VpConfig) config = vp_config_load_file (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (config->wire, ==, VP_WIRE_MODE_DEFINE);
+  g_assert_cmpstr (vp_wire_mode_to_string (config->wire), ==, "define");
+  g_assert_cmpuint (g_strv_length (config->wire_exclude), ==, 3);
+  g_assert_cmpstr (config->wire_exclude[0], ==, "ci-*");
+  g_assert_cmpstr (config->wire_exclude[1], ==, "project=lab*");
+  g_assert_cmpstr (config->wire_exclude[2], ==, "manager=nova");
+  char *args[] = { "vpowerd", "--config", path, "--wire", "off", NULL };
+  char **argv = args;
+  int argc = G_N_ELEMENTS (args) - 1;
+  g_autoptr (VpConfig) overridden = vp_config_load (&argc, &argv, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (overridden->wire, ==, VP_WIRE_MODE_OFF);
 }
 
 static void
@@ -155,6 +185,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/file", test_defaults_and_file);
   g_test_add_func ("/config/file-errors", test_file_errors);
   g_test_add_func ("/config/side-channel", test_side_channel_keys);
+  g_test_add_func ("/config/wire", test_wire_keys);
   g_test_add_func ("/config/command-line-overrides", test_command_line_overrides_file);
   g_test_add_func ("/config/command-line-errors", test_command_line_errors);
   return g_test_run ();

@@ -190,6 +190,53 @@ test_free_label_bounds (void)
   g_assert_cmpuint (ignored, ==, 6 + 1 + 1 + 1 + (40 - (VP_METADATA_FREE_LABELS_MAX - 1)));
 }
 
+static VpMetadataFacts
+facts_of (const char *xml)
+{
+  VpMetadataFacts facts = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) labels = vp_metadata_parse (xml, -1, NULL, &facts, &error);
+  g_assert_no_error (error);
+  return facts;
+}
+
+/* Who defines the VM, from its manager's own metadata, and vpower's wiring opt-out (issue 30). */
+static void
+test_facts (void)
+{
+  VpMetadataFacts facts = facts_of (NOVA_DOMAIN (VP_METADATA_NS_NOVA_1_1, "nova"));
+  g_assert_cmpstr (facts.manager, ==, "nova");
+  g_assert_false (facts.wiring_off);
+  /* As virt-install 4.1 writes it (measured), and OpenNebula (one@f847cf2 LibVirtDriverKVM.cc). */
+  facts = facts_of ("<domain><metadata><libosinfo:libosinfo xmlns:libosinfo=\"" VP_METADATA_NS_LIBOSINFO "\">"
+                    "<libosinfo:os id=\"http://debian.org/debian/11\"/></libosinfo:libosinfo></metadata></domain>");
+  g_assert_cmpstr (facts.manager, ==, "virt-install");
+  facts = facts_of ("<domain><metadata><one:vm xmlns:one=\"" VP_METADATA_NS_OPENNEBULA "\"><one:name>x</one:name>"
+                    "</one:vm></metadata></domain>");
+  g_assert_cmpstr (facts.manager, ==, "opennebula");
+  facts = facts_of ("<domain><metadata><ovirt-vm:vm xmlns:ovirt-vm=\"" VP_METADATA_NS_OVIRT "\"/></metadata></domain>");
+  g_assert_cmpstr (facts.manager, ==, "ovirt");
+  facts = facts_of ("<domain><metadata><v:labels xmlns:v=\"" VP_METADATA_NS_VPOWER "\"/></metadata></domain>");
+  g_assert_null (facts.manager);
+
+  /* The opt-out, as virsh metadata --key vpowerwiring writes it, in any case, with blanks; next
+   * to Nova's metadata, which keeps naming the manager. */
+  facts = facts_of ("<domain><metadata><nova:instance xmlns:nova=\"" VP_METADATA_NS_NOVA_1_1 "\"/>"
+                    "<vpowerwiring:wiring xmlns:vpowerwiring=\"" VP_METADATA_NS_WIRING "\"> OFF\n</vpowerwiring:wiring>"
+                    "</metadata></domain>");
+  g_assert_true (facts.wiring_off);
+  g_assert_cmpstr (facts.manager, ==, "nova");
+  /* Anything but off, another namespace, or outside <metadata> is no opt-out. */
+  const char *not_off[] = {
+    "<domain><metadata><w:wiring xmlns:w=\"" VP_METADATA_NS_WIRING "\">auto</w:wiring></metadata></domain>",
+    "<domain><metadata><w:wiring xmlns:w=\"urn:someone:else\">off</w:wiring></metadata></domain>",
+    "<domain><metadata><w:x xmlns:w=\"" VP_METADATA_NS_WIRING "\"><w:wiring>off</w:wiring></w:x></metadata></domain>",
+    "<domain><description><w:wiring xmlns:w=\"" VP_METADATA_NS_WIRING "\">off</w:wiring></description></domain>",
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (not_off); i++)
+    g_assert_false (facts_of (not_off[i]).wiring_off);
+}
+
 static void
 test_malformed (void)
 {
@@ -224,5 +271,6 @@ main (int argc, char **argv)
   g_test_add_func ("/metadata/deep", test_deep);
   g_test_add_func ("/metadata/free-label-bounds", test_free_label_bounds);
   g_test_add_func ("/metadata/malformed", test_malformed);
+  g_test_add_func ("/metadata/facts", test_facts);
   return g_test_run ();
 }

@@ -140,10 +140,32 @@ find_vm (const VpSnapshot *snapshot, JsonObject *request, GError **error)
   return vm;
 }
 
+/* libvirt's VMs can be shown and attached to through libvirt: all of them with
+ * inventory=libvirt, those it lists with inventory=auto. */
 static gboolean
 uses_libvirt (VpControl *control)
 {
-  return g_str_equal (control->config->inventory, "libvirt");
+  return g_str_equal (control->config->inventory, "libvirt") || g_str_equal (control->config->inventory, "auto");
+}
+
+static gboolean
+is_libvirt_vm (VpControl *control, const VpVmSnapshot *vm, GError **error)
+{
+  if (!uses_libvirt (control))
+    g_set_error (error, VP_ERROR, VP_ERROR_FAILED, "the inventory is %s, not libvirt", control->config->inventory);
+  else if (vm->wiring && vm->wiring->state == VP_WIRE_MANUAL)
+    g_set_error (error, VP_ERROR, VP_ERROR_FAILED, "%s is not a libvirt VM: %s", vm->name, vm->wiring->reason);
+  else
+    return TRUE;
+  return FALSE;
+}
+
+/* The VMs whose wiring needs an operator: what vpowerctl status lists. */
+static gboolean
+wiring_needs_attention (const VpWireStatus *wiring)
+{
+  return wiring && (wiring->state == VP_WIRE_NO_CONTROLLER || wiring->state == VP_WIRE_FAILED ||
+                    wiring->state == VP_WIRE_DETACHED || wiring->state == VP_WIRE_MANUAL);
 }
 
 /* A connection of the control socket's own, so that a slow libvirt call
@@ -197,6 +219,23 @@ run_status (VpControl *control, JsonObject *request, GError **error)
   json_builder_add_string_value (b, listen);
   json_builder_set_member_name (b, "engine_pid");
   json_builder_add_int_value (b, getpid ());
+  json_builder_set_member_name (b, "wiring_attention");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < snapshot->vms->len; i++)
+    {
+      const VpVmSnapshot *vm = snapshot->vms->pdata[i];
+      if (!wiring_needs_attention (vm->wiring))
+        continue;
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "name");
+      json_builder_add_string_value (b, vm->name);
+      json_builder_set_member_name (b, "state");
+      json_builder_add_string_value (b, vp_wire_state_to_string (vm->wiring->state));
+      json_builder_set_member_name (b, "reason");
+      json_builder_add_string_value (b, vm->wiring->reason);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
   return finish_object (b);
 }
 
@@ -264,10 +303,7 @@ run_show (VpControl *control, JsonObject *request, GError **error)
   /* Shares: only libvirt knows; a failure to ask is reported, not fatal. */
   g_autoptr (GError) share_error = NULL;
   g_autoptr (GPtrArray) wired = NULL;
-  if (!uses_libvirt (control))
-    g_set_error (&share_error, VP_ERROR, VP_ERROR_FAILED, "the inventory is %s, not libvirt",
-                 control->config->inventory);
-  else
+  if (is_libvirt_vm (control, vm, &share_error))
     wired = wired_shares (control, vm, &share_error);
   json_builder_set_member_name (b, "shares");
   if (wired)
@@ -349,10 +385,9 @@ run_attach (VpControl *control, JsonObject *request, GError **error)
   const VpVmSnapshot *vm = share_request (control, snapshot, request, &transport, error);
   if (!vm)
     return NULL;
-  if (!uses_libvirt (control))
+  if (!is_libvirt_vm (control, vm, error))
     {
-      g_set_error (error, VP_ERROR, VP_ERROR_FAILED, "the inventory is %s: attach works through libvirt only",
-                   control->config->inventory);
+      g_prefix_error (error, "attach works through libvirt only: ");
       return NULL;
     }
   VpShareTarget target = {

@@ -12,6 +12,26 @@
 #include "shared/vp-channel.h"
 #include "shared/vp-error.h"
 
+static GMutex claims_lock;
+static GHashTable *claims;     /* uuid: an attach to that VM is under way */
+
+gboolean
+vp_share_claim (const char *uuid)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&claims_lock);
+  if (!claims)
+    claims = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  return g_hash_table_add (claims, g_strdup (uuid));
+}
+
+void
+vp_share_release (const char *uuid)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&claims_lock);
+  if (claims)
+    g_hash_table_remove (claims, uuid);
+}
+
 char *
 vp_share_directory (const VpConfig *config, const char *vm_name)
 {
@@ -94,9 +114,27 @@ vp_share_check_attach (const VpDomainXml *xml, VpShareTransport transport, const
   return TRUE;
 }
 
+static char *attach_claimed (virConnectPtr conn, const char *uuid, VpShareTransport transport,
+                             const char *directory, VpShareTarget target, GError **error);
+
 char *
 vp_share_attach (virConnectPtr conn, const char *uuid, VpShareTransport transport, const char *directory,
                  VpShareTarget target, GError **error)
+{
+  if (!vp_share_claim (uuid))
+    {
+      g_set_error (error, VP_ERROR, VP_ERROR_FAILED, "another attach to this VM is under way (vpowerd's wiring, "
+                   "or another vpowerctl); try again in a moment");
+      return NULL;
+    }
+  char *message = attach_claimed (conn, uuid, transport, directory, target, error);
+  vp_share_release (uuid);
+  return message;
+}
+
+static char *
+attach_claimed (virConnectPtr conn, const char *uuid, VpShareTransport transport, const char *directory,
+                VpShareTarget target, GError **error)
 {
   g_autoptr (virDomain) domain = virDomainLookupByUUIDString (conn, uuid);
   if (!domain)

@@ -24,6 +24,13 @@ GPtrArray *vp_share_wired (const VpDomainXml *xml, const char *directory, const 
 gboolean vp_share_check_attach (const VpDomainXml *xml, VpShareTransport transport, const char *directory,
                                 const char *tag, gboolean live, GError **error);
 
+/* One attach at a time per VM, whoever asks (vpowerctl, or wiring): each checks the XML and then
+ * attaches, and two at once could both find the channel missing. libvirt refuses the second
+ * channel, but only after replacing the running one's socket with a dead one
+ * (real-components.md). FALSE: another attach to that VM is under way. */
+gboolean vp_share_claim (const char *uuid);
+void vp_share_release (const char *uuid);
+
 typedef struct {
   gboolean config;   /* the persistent definition (next boot) */
   gboolean live;     /* the running VM */

@@ -17,6 +17,7 @@
 #include "host/sense/cpusource.h"
 #include "host/sense/cpustat.h"
 #include "host/inventory/inventory.h"
+#include "host/wiring/autowire.h"
 #include "host/counters/ledger.h"
 #include "host/sense/sample.h"
 #include "host/sense/sensor.h"
@@ -57,6 +58,8 @@ struct _VpEngine {
   VpSensor *sensor;
   VpInventory *inventory;
   VpChannels *channels;
+  VpAutowire *autowire;       /* the channel into libvirt's running VMs (NULL for --once) */
+  const char *wire_mode;
   VpLedger *ledger;
   VpSample *prev;
   GArray *view;               /* VpViewZone */
@@ -182,6 +185,7 @@ vp_engine_free (VpEngine *engine)
   if (!engine)
     return;
   vp_channels_free (engine->channels);
+  vp_autowire_free (engine->autowire);
   vp_inventory_free (engine->inventory);
   vp_sensor_free (engine->sensor);
   vp_vm_cpu_free (engine->vm_cpu);
@@ -274,6 +278,9 @@ vp_engine_new (const VpConfig *config, gboolean persist, guint64 origin_key, GEr
   engine->channels = persist ? vp_channels_new (config->host_id, error) : NULL;
   if (persist && !engine->channels)
     return NULL;
+  /* --once is a diagnostic: it changes no VM. */
+  engine->autowire = persist ? vp_autowire_new (config) : NULL;
+  engine->wire_mode = persist ? vp_wire_mode_to_string (config->wire) : "off";
 
   /* Publish the restored counters at once, so readers never see less than
    * what was published before a restart. */
@@ -554,6 +561,7 @@ publish (VpEngine *engine, const GPtrArray *listed, const GPtrArray *vms, VpVmLe
   snapshot->policy = g_strdup (vp_policy_to_string (engine->policy));
   snapshot->topology = g_strdup (vp_topology_to_string (engine->topology_mode));
   snapshot->inventory = g_strdup (vp_inventory_kind (engine->inventory));
+  snapshot->wire_mode = engine->wire_mode;
   snapshot->libvirt_connected = vp_inventory_connected (engine->inventory);
   snapshot->sensor_errors = engine->sensor_errors;
   snapshot->state_save_errors = engine->state_save_errors;
@@ -623,6 +631,11 @@ publish (VpEngine *engine, const GPtrArray *listed, const GPtrArray *vms, VpVmLe
   /* Listed VMs' strings live in the inventory's immutable list; unlisted
    * ones' in copies. The snapshot holds both. */
   g_ptr_array_add (snapshot->keepalive, g_ptr_array_ref ((GPtrArray *) listed));
+  if (engine->autowire)
+    {
+      g_ptr_array_add (snapshot->keepalive, vp_autowire_statuses (engine->autowire));
+      vp_autowire_counts (engine->autowire, &snapshot->wiring);
+    }
   GPtrArray *copies = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (snapshot->keepalive, copies);
   for (guint i = 0; i < n_vms; i++)
@@ -642,6 +655,7 @@ publish (VpEngine *engine, const GPtrArray *listed, const GPtrArray *vms, VpVmLe
           vm->arrival = vp_arrival_to_string (info->life.arrival);
           vm->move = vp_move_to_string (info->life.move);
           vm->labels = (const char *const *) info->labels;
+          vm->wiring = engine->autowire ? vp_autowire_status (engine->autowire, info->uuid) : NULL;
         }
       else
         {
@@ -745,6 +759,8 @@ vp_engine_tick (VpEngine *engine)
 
   gboolean complete = FALSE;
   g_autoptr (GPtrArray) listed = vp_inventory_list (engine->inventory, &complete);
+  if (engine->autowire)
+    vp_autowire_reconcile (engine->autowire, listed, complete);
   g_autoptr (GPtrArray) vms = present_vms (engine, listed);
   /* Each present VM's ledger row, looked up once for the whole tick. */
   g_autofree VpVmLedger **vm_ledgers = g_new (VpVmLedger *, MAX (vms->len, 1));

@@ -159,6 +159,19 @@ vp_snapshot_metrics (const VpSnapshot *s, gsize *length)
   vp_promtext_sample (text, (double) s->channel_discarded_bytes, NULL);
   vp_promtext_family (text, "vpower_channels_connected", "gauge", "VMs whose channel socket is connected");
   vp_promtext_sample (text, (double) s->channels_connected, NULL);
+  /* Wiring (vpowerd(8) WIRING): every state, 0 included, so that an alert on no-controller has
+   * a series to watch. */
+  vp_promtext_family (text, "vpower_wiring_vms", "gauge", "VMs by the state of their channel's wiring");
+  for (int state = 0; state < VP_WIRE_N_STATES; state++)
+    vp_promtext_sample (text, s->wiring.states[state], "state", vp_wire_state_to_string (state), NULL);
+  vp_promtext_family (text, "vpower_wiring_hotplugs_total", "counter", "Channels vpowerd hot-plugged into running VMs");
+  vp_promtext_sample (text, (double) s->wiring.hotplugs, NULL);
+  vp_promtext_family (text, "vpower_wiring_definitions_total", "counter",
+                      "Channels vpowerd added to VMs' persistent definitions (wire = define)");
+  vp_promtext_sample (text, (double) s->wiring.definitions, NULL);
+  vp_promtext_family (text, "vpower_wiring_refusals_total", "counter",
+                      "Hot-plugs and definitions libvirt refused, or could not be asked for");
+  vp_promtext_sample (text, (double) s->wiring.refusals, NULL);
 
   return vp_promtext_steal (g_steal_pointer (&text), length);
 }

@@ -97,13 +97,19 @@ read_qemu_pid (LibvirtInventory *inventory, const char *name)
  *   a new path at every start, restore and incoming migration, so it is read
  *   again at each of those events (real-components.md).
  * - Who it belongs to, from its <metadata> (vp-metadata.h): read again at
- *   every METADATA_CHANGE event. */
+ *   every METADATA_CHANGE event.
+ * - What wiring needs (host/wiring/wire-plan.h): a virtio-serial controller in the running VM,
+ *   the channel in its persistent definition, its manager and its opt-out. The opt-out counts
+ *   from either definition: `virsh metadata --config` alone does not change the running one. */
 static void
 read_domain_xml (virDomainPtr domain, VpVmInfo *vm)
 {
   g_autofree char *text = virDomainGetXMLDesc (domain, 0);
   g_autoptr (GError) error = NULL;
   g_autoptr (VpDomainXml) xml = text ? vp_domain_xml_parse (text, -1, &error) : NULL;
+  gboolean running = !g_str_equal (vm->state, "shutoff");
+  vm->from_libvirt = TRUE;
+  vm->persistent = virDomainIsPersistent (domain) == 1;
   if (xml && xml->owner_known)
     {
       vm->uid = xml->uid;
@@ -122,16 +128,35 @@ read_domain_xml (virDomainPtr domain, VpVmInfo *vm)
             vm->has_9p = TRUE;
         }
       vm->has_channel = xml->has_channel;
-      vm->channel_path = g_str_equal (vm->state, "shutoff") ? NULL : g_strdup (xml->channel_path);
+      vm->has_virtio_serial = xml->has_virtio_serial;
+      vm->channel_path = running ? g_strdup (xml->channel_path) : NULL;
     }
   else if (!text || !xml)
     g_debug ("libvirt: %s: no usable domain XML (%s); its files stay root's", vm->name,
              error ? error->message : "libvirt returned none");
   guint ignored = 0;
-  vm->labels = xml ? vp_metadata_labels_parse (text, -1, &ignored, NULL) : NULL;
+  VpMetadataFacts facts = { 0 };
+  vm->labels = xml ? vp_metadata_parse (text, -1, &ignored, &facts, NULL) : NULL;
   if (ignored)
     g_debug ("libvirt: %s: %u vpower metadata labels ignored (a bad or repeated name, or over %d)", vm->name,
              ignored, VP_METADATA_FREE_LABELS_MAX);
+  vm->manager = facts.manager;
+  vm->wiring_off = facts.wiring_off;
+  if (!vm->persistent)
+    return;
+  if (!running)
+    {
+      vm->defined_channel = vm->has_channel;
+      return;
+    }
+  g_autofree char *inactive = virDomainGetXMLDesc (domain, VIR_DOMAIN_XML_INACTIVE);
+  g_autoptr (VpDomainXml) definition = inactive ? vp_domain_xml_parse (inactive, -1, NULL) : NULL;
+  VpMetadataFacts defined = { 0 };
+  g_auto (GStrv) unused = definition ? vp_metadata_parse (inactive, -1, NULL, &defined, NULL) : NULL;
+  vm->defined_channel = definition && definition->has_channel;
+  vm->wiring_off |= defined.wiring_off;
+  if (!vm->manager)
+    vm->manager = defined.manager;
 }
 
 static gboolean
@@ -216,6 +241,8 @@ refresh_domain (LibvirtInventory *inventory, virConnectPtr conn, const char *uui
           gone->uid = old->uid;
           gone->gid = old->gid;
           gone->has_channel = old->has_channel;
+          gone->from_libvirt = TRUE;
+          gone->manager = old->manager;
           g_hash_table_replace (inventory->domains, gone->uuid, gone);
         }
       else if (g_hash_table_remove (inventory->domains, uuid))

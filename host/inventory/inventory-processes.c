@@ -153,6 +153,7 @@ make_info (ProcessInventory *inv, int pid, guint64 start_ticks, const VpQemuCmdl
   /* Whoever started the process chose that path: only this QEMU's own socket is its channel. */
   vm->channel_peer_pid = pid;
   vm->labels = vp_qemu_identity_labels (identity, inv->etc_root);
+  vm->manager = vp_manager_to_string (identity->manager);
   gint64 started = started_us (inv, start_ticks);
   if (incoming)
     {

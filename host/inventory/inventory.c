@@ -35,6 +35,12 @@ vp_vm_info_copy (const VpVmInfo *vm)
   copy->channel_peer_pid = vm->channel_peer_pid;
   copy->life = vm->life;
   copy->labels = g_strdupv (vm->labels);
+  copy->from_libvirt = vm->from_libvirt;
+  copy->persistent = vm->persistent;
+  copy->has_virtio_serial = vm->has_virtio_serial;
+  copy->defined_channel = vm->defined_channel;
+  copy->wiring_off = vm->wiring_off;
+  copy->manager = vm->manager;
   return copy;
 }
 

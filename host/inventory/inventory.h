@@ -24,6 +24,15 @@ typedef struct {
                          * read from a command line anyone may write could name any socket */
   VpLifecycle life;     /* migration and arrival, from libvirt's events (lifecycle.h) */
   char **labels;        /* who it belongs to: label pairs from its <metadata> (vp-metadata.h), or NULL */
+  /* What wiring needs (host/wiring/wire-plan.h): */
+  gboolean from_libvirt;      /* listed by libvirt, which can hot-plug the channel into it */
+  gboolean persistent;        /* libvirt: it has a persistent definition */
+  gboolean has_virtio_serial; /* libvirt: its (live, while running) definition has a virtio-serial controller */
+  gboolean defined_channel;   /* libvirt: its persistent definition has the channel */
+  gboolean wiring_off;        /* its <metadata> (live or persistent) opts it out of wiring */
+  const char *manager;        /* who defines it: "nova", "opennebula", "ovirt", "virt-install" (from its
+                               * metadata), "proxmox", "incus", "lxd", "ganeti", "qemu" (its process), or
+                               * NULL; a static string */
 } VpVmInfo;
 
 VpVmInfo *vp_vm_info_new (const char *name, const char *uuid, const char *state, int pid);

@@ -75,6 +75,27 @@ vp_snapshot_json_host_members (JsonBuilder *b, const VpSnapshot *s)
   json_builder_add_int_value (b, (gint64) s->channels_connected);
   json_builder_set_member_name (b, "vms_departed");
   json_builder_add_int_value (b, (gint64) s->vms_departed);
+  /* Wiring (issue 30): the mode, the VMs in each state, what vpowerd did. */
+  json_builder_set_member_name (b, "wiring");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "mode");
+  json_builder_add_string_value (b, s->wire_mode ? s->wire_mode : "off");
+  json_builder_set_member_name (b, "vms");
+  json_builder_begin_object (b);
+  for (int state = 0; state < VP_WIRE_N_STATES; state++)
+    if (s->wiring.states[state])
+      {
+        json_builder_set_member_name (b, vp_wire_state_to_string (state));
+        json_builder_add_int_value (b, s->wiring.states[state]);
+      }
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "hotplugs");
+  json_builder_add_int_value (b, (gint64) s->wiring.hotplugs);
+  json_builder_set_member_name (b, "definitions");
+  json_builder_add_int_value (b, (gint64) s->wiring.definitions);
+  json_builder_set_member_name (b, "refusals");
+  json_builder_add_int_value (b, (gint64) s->wiring.refusals);
+  json_builder_end_object (b);
   json_builder_set_member_name (b, "zones");
   json_builder_begin_array (b);
   for (guint i = 0; i < s->zones->len; i++)
@@ -149,6 +170,21 @@ vp_snapshot_json_vm_members (JsonBuilder *b, const VpVmSnapshot *vm)
   if (vm->has_virtiofs)
     json_builder_add_string_value (b, "virtiofs");
   json_builder_end_array (b);
+  /* How its channel is wired (issue 30), in words an operator can act on. */
+  json_builder_set_member_name (b, "wiring");
+  if (vm->wiring)
+    {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "state");
+      json_builder_add_string_value (b, vp_wire_state_to_string (vm->wiring->state));
+      json_builder_set_member_name (b, "by_vpowerd");
+      json_builder_add_boolean_value (b, vm->wiring->by_vpowerd);
+      json_builder_set_member_name (b, "reason");
+      json_builder_add_string_value (b, vm->wiring->reason);
+      json_builder_end_object (b);
+    }
+  else
+    json_builder_add_null_value (b);
   json_builder_set_member_name (b, "zones");
   json_builder_begin_array (b);
   for (guint z = 0; z < vm->n_zones; z++)

@@ -5,6 +5,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "host/wiring/autowire.h"
+
 /* Zone labels are borrowed from the engine (they never change while it
  * runs), so a snapshot must not outlive the engine that published it. */
 typedef struct {
@@ -45,6 +47,7 @@ typedef struct {
   guint64 migrations_out;
   gint64 arrived_us;            /* wall clock of its last arrival by migration; 0: none */
   const char *const *labels;    /* who it belongs to: label pairs from its <metadata>, or NULL */
+  const VpWireStatus *wiring;   /* how its channel is wired (host/wiring/), or NULL */
   guint n_zones;
   VpZoneSnapshot *zones;        /* in the VM's layout (mirror/aggregate) */
 } VpVmSnapshot;
@@ -63,6 +66,8 @@ typedef struct {
   char *topology;
   char *inventory;
   gboolean libvirt_connected;
+  const char *wire_mode;        /* "auto", "off", "define": a static string */
+  VpWireCounts wiring;          /* VMs by wiring state; hot-plugs done */
   GArray *zones;                /* VpZoneSnapshot: the host's zones */
   GArray *vm_layout;            /* VpZoneSnapshot: every VM's zones (name, index, max only) */
   GPtrArray *vms;               /* VpVmSnapshot *, sorted by name (into vm_storage) */

@@ -109,6 +109,44 @@ append_zone_powers (GString *out, JsonArray *zones)
     g_string_append (out, "no zones");
 }
 
+static JsonObject *
+object_member (JsonObject *object, const char *name)
+{
+  JsonNode *node = object ? json_object_get_member (object, name) : NULL;
+  return node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
+/* "wiring     auto: 5 wired, 1 no-controller; 3 hot-plugged by vpowerd", then each VM an operator must
+ * look at, with what to do. */
+static void
+append_wiring_summary (GString *out, JsonObject *result)
+{
+  JsonObject *wiring = object_member (result, "wiring");
+  if (!wiring)
+    return;
+  g_string_append_printf (out, "wiring     %s:", string_or_unknown (wiring, "mode"));
+  JsonObject *vms = object_member (wiring, "vms");
+  g_autoptr (GList) states = vms ? json_object_get_members (vms) : NULL;
+  for (GList *l = states; l; l = l->next)
+    g_string_append_printf (out, "%s %.0f %s", l == states ? "" : ",", number_member (vms, l->data),
+                            (const char *) l->data);
+  if (!states)
+    g_string_append (out, " no VMs");
+  g_string_append_printf (out, "; %.0f hot-plugged by vpowerd", number_member (wiring, "hotplugs"));
+  if (number_member (wiring, "definitions") > 0)
+    g_string_append_printf (out, ", %.0f added to definitions", number_member (wiring, "definitions"));
+  if (number_member (wiring, "refusals") > 0)
+    g_string_append_printf (out, ", %.0f refused by libvirt", number_member (wiring, "refusals"));
+  g_string_append_c (out, '\n');
+  JsonArray *attention = array_member (result, "wiring_attention");
+  for (guint i = 0; i < length_of (attention); i++)
+    {
+      JsonObject *vm = json_array_get_object_element (attention, i);
+      g_string_append_printf (out, "  not wired: %s (%s): %s\n", string_or_unknown (vm, "name"),
+                              string_or_unknown (vm, "state"), string_or_unknown (vm, "reason"));
+    }
+}
+
 char *
 vp_ctl_render_status (JsonObject *result)
 {
@@ -138,6 +176,7 @@ vp_ctl_render_status (JsonObject *result)
   g_string_append_printf (out, "VMs        %.0f, %.0f with a connected channel, %.0f migrated away (counters kept)\n",
                           number_member (result, "vms"), number_member (result, "channels_connected"),
                           number_member (result, "vms_departed"));
+  append_wiring_summary (out, result);
   g_string_append_printf (out, "host id    %s (told to guests over the channel)\n", string_or_unknown (result, "host_id"));
   const char *mount = string_member (result, "mount");
   g_string_append_printf (out, "mount      %s\n", mount ? mount : "none (--no-mount)");
@@ -265,6 +304,11 @@ vp_ctl_render_show (JsonObject *result)
                           g_str_equal (channel, "connected") ? "connected: the guest's agent gets every tick"
                           : g_str_equal (channel, "waiting") ? "wired, not connected (VM not running, or its socket refused)"
                           : "none in the running VM");
+  JsonObject *wiring = object_member (result, "wiring");
+  if (wiring)
+    g_string_append_printf (out, "wiring     %s%s: %s\n", string_or_unknown (wiring, "state"),
+                            flag_member (wiring, "by_vpowerd") ? " (hot-plugged by vpowerd)" : "",
+                            string_or_unknown (wiring, "reason"));
   const char *move = string_or_unknown (result, "migration");
   g_string_append_printf (out, "arrival    %s; %.0f migrations in, %.0f out%s\n", string_or_unknown (result, "arrival"),
                           number_member (result, "migrations_in"), number_member (result, "migrations_out"),
