@@ -4,13 +4,15 @@
 # libvirtd in its own mount namespace (tests/helpers/libvirtd-b.sh). Each host has its own vpowerd
 # (B's runs in B's namespace, so it sees B's channel sockets as a second host would), its own state,
 # mount, port, host id and fixture RAPL at a different known power (A 100 W, B 60 W).
-# One TCG guest with the channel and the agent reads energy_uj every 0.2 s while it migrates
+# One TCG guest with a virtio-serial controller and the agent, wired by host A's vpowerd (wire=auto
+# hot-plugs the channel; issue 30), reads energy_uj every 0.2 s while it migrates
 # A -> B -> A (A's engine is killed -9 while the VM is away), then again with --p2p, then with
 # --suspend (B keeps it paused until it is resumed there); then two migrations fail (B refuses it;
 # domjobabort), and host B dies in the middle of a third. Checked: the guest never errs nor goes back;
 # its value rises on B; its total agrees with A's plus B's attribution; each host's books conserve
 # exactly; A's counter continues where it left off with the same epoch; nothing is charged while a VM
-# is paused to leave or arriving; failed migrations go unnoticed. The hook's "migrate begin" too.
+# is paused to leave or arriving; failed migrations go unnoticed; the channel hot-plugged on A travels
+# with the VM, so neither destination attaches a second one. The hook's "migrate begin" too.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -58,7 +60,7 @@ print($2)"; }
 published_on () { [ "$(vm_json "$1" "v is not None and v['state']")" = "$2" ]; }
 absent_on () { [ "$(vm_json "$1" "v is None")" = True ]; }
 
-vp_plan 30
+vp_plan 33
 
 "$abs_top_srcdir/scripts/setup-libvirtd.sh" >>"$work/setup.log" 2>&1 || bail "setup-libvirtd.sh failed"
 guest=$work/guest
@@ -106,12 +108,19 @@ with open(out, "w") as f:
 PY
 pids+=($!)
 
-# The guest: the channel, the agent binding the tree over sysfs, a read every 0.2 s.
-VP_GUEST_ARGS="vp.period=0.2 vp.seconds=65" "$abs_top_srcdir/tests/guest/domain.sh" "$vm" channel "$guest" "" channel \
+# The guest: a virtio-serial controller and no channel (A's vpowerd hot-plugs it), the agent
+# binding the tree over sysfs, a read every 0.2 s.
+VP_GUEST_ARGS="vp.period=0.2 vp.seconds=65" "$abs_top_srcdir/tests/guest/domain.sh" "$vm" channel "$guest" "" controller \
   >"$work/$vm.xml"
 virsh -c "$URI_A" define "$work/$vm.xml" >>"$work/setup.log" 2>&1 && virsh -c "$URI_A" start "$vm" >>"$work/setup.log" 2>&1 ||
   bail "cannot start $vm on A"
 vp_wait_for 90 console_has '^VP-CHANNEL' || bail "the guest's agent does not serve the tree"
+# channels URI: how many vpower channels the VM's live XML has there.
+channels () { virsh -c "$1" dumpxml "$vm" 2>/dev/null | grep -c "<target type='virtio' name='org.vpower.0'"; }
+hotplugs () { vp_get "$1/api/v1/host" | vp_json 'd["wiring"]["hotplugs"]'; }
+[ "$(vm_json "$URL_A" "(v['wiring']['state'], v['wiring']['by_vpowerd'])")" = "('wired', True)" ] &&
+  [ "$(channels "$URI_A")" = 1 ] && [ "$(hotplugs "$URL_A")" = 1 ]
+vp_ok $? "A's vpowerd hot-plugged the channel into the running guest (wire=auto, the default)"
 vp_wait_for 30 distinct_since 0 3 || bail "the guest does not read"
 epoch_a=$(vm_json "$URL_A" "v['epoch']")
 
@@ -143,6 +152,9 @@ arrived_on_b () {
 }
 vp_wait_for 10 arrived_on_b
 vp_ok $? "B's tree has the VM's directory, its channel is connected, and vpower_vm_info says it arrived by migration"
+[ "$(channels "$URI_B")" = 1 ] && [ "$(hotplugs "$URL_B")" = 0 ] &&
+  [ "$(vm_json "$URL_B" "(v['wiring']['state'], v['wiring']['by_vpowerd'])")" = "('wired', False)" ]
+vp_ok $? "the hot-plugged channel came with the VM: B's vpowerd attached no second one (one channel in B's live XML)"
 grep -q "libvirt hook: $vm .* is about to start" "$work/vpowerd-b.log"
 vp_ok $? "B's libvirt ran vpower-hook for the incoming migration, and the migration went through"
 vp_wait_for 10 absent_on "$URL_A" && ! has_series "$URL_A" && [ "$(vp_get "$URL_A/api/v1/host" | vp_json 'd["vms_departed"]')" = 1 ] &&
@@ -170,6 +182,8 @@ a_back=$(a_total)
 vp_ok $? "back on A, its counter continues from where it was ($a_before -> $a_back µJ), same epoch, 1 migration in and 1 out"
 vp_wait_for 10 absent_on "$URL_B" && ! has_series "$URL_B"
 vp_ok $? "on B its series went"
+[ "$(channels "$URI_A")" = 1 ] && [ "$(hotplugs "$URL_A")" = 0 ]
+vp_ok $? "back on A (a new engine since the kill), the VM brings its one channel: none attached"
 
 # --- The same with --p2p (each libvirtd talks to the other itself).
 migrate "$URI_A" "$URI_B" --p2p && vp_wait_for 10 published_on "$URL_B" running
