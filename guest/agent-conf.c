@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "guest/agent-conf.h"
+#include "guest/channel.h"
 #include "shared/vp-error.h"
 #include "shared/vp-options.h"
 
@@ -35,6 +36,8 @@ static const VpOption agent_options[] = {
     vp_option_parse_enum, offsetof (VpAgentConfig, transport), transport_words, 0, 0 },
   OPT_STRING ("channel-device", "PATH", "mount: read the channel from PATH instead of the port found in --virtio-ports", channel_device),
   OPT_STRING ("virtio-ports", "DIR", "mount: where virtio-serial ports are listed (default /sys/class/virtio-ports)", virtio_ports),
+  OPT_STRING ("virtio-devices", "DIR", "mount: where virtio devices are listed, to tell whether the VM has a virtio-serial "
+              "controller (default " VP_VIRTIO_DEVICES_DIR ")", virtio_devices),
   OPT_STRING ("runtime-dir", "DIR", "mount: where the channel's status file goes (default " VP_AGENT_DEFAULT_RUNTIME_DIR ")", runtime_dir),
   OPT_STRING ("tag", "TAG", "mount: the share's mount tag (default " VP_AGENT_DEFAULT_TAG ")", tag),
   OPT_STRING ("mount", "DIR", "mount: where the share is mounted (default " VP_AGENT_DEFAULT_MOUNT ")", mount),
@@ -70,6 +73,7 @@ config_new_defaults (void)
   VpAgentConfig *config = g_new0 (VpAgentConfig, 1);
   config->tag = g_strdup (VP_AGENT_DEFAULT_TAG);
   config->virtio_ports = g_strdup ("/sys/class/virtio-ports");
+  config->virtio_devices = g_strdup (VP_VIRTIO_DEVICES_DIR);
   config->runtime_dir = g_strdup (VP_AGENT_DEFAULT_RUNTIME_DIR);
   config->mount = g_strdup (VP_AGENT_DEFAULT_MOUNT);
   config->sysfs_powercap = g_strdup (VP_SYSFS_POWERCAP);
@@ -91,6 +95,7 @@ vp_agent_config_free (VpAgentConfig *config)
   g_free (config->tag);
   g_free (config->channel_device);
   g_free (config->virtio_ports);
+  g_free (config->virtio_devices);
   g_free (config->runtime_dir);
   g_free (config->mount);
   g_free (config->sysfs_powercap);

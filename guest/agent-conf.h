@@ -29,6 +29,7 @@ typedef struct {
   char *tag;                /* the share's mount tag */
   char *channel_device;     /* the port's device; NULL: found in virtio_ports */
   char *virtio_ports;       /* where ports are listed (injectable) */
+  char *virtio_devices;     /* where virtio devices are listed: is there a virtio-serial controller? */
   char *runtime_dir;        /* the channel's status file */
   char *mount;              /* where the share is mounted */
   gboolean bind_sysfs;      /* mount: also bind the share over sysfs_powercap */

@@ -35,6 +35,7 @@ typedef struct {
 struct _VpGuestChannel {
   char *device;               /* NULL: find the port */
   char *ports_dir;
+  char *devices_dir;
   char *status_file;
   GThread *thread;
   int stop_pipe[2];
@@ -64,6 +65,52 @@ vp_guest_channel_find_port (const char *ports_dir)
         return g_build_filename ("/dev", port, NULL);
     }
   return NULL;
+}
+
+gboolean
+vp_guest_has_virtio_serial (const char *devices_dir)
+{
+  g_autoptr (GDir) dir = g_dir_open (devices_dir, 0, NULL);
+  const char *entry;
+  while (dir && (entry = g_dir_read_name (dir)))
+    {
+      /* The virtio bus shows each device's ID as "0x%04x" (drivers/virtio/virtio.c); the console,
+       * with its multiport virtio-serial, is 3 (include/uapi/linux/virtio_ids.h). */
+      g_autofree char *path = g_build_filename (devices_dir, entry, "device", NULL);
+      g_autofree char *id = NULL;
+      if (g_file_get_contents (path, &id, NULL, NULL) && g_str_equal (g_strstrip (id), "0x0003"))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+char *
+vp_guest_channel_missing_advice (const char *ports_dir, const char *devices_dir)
+{
+  g_autoptr (GString) ports = g_string_new (NULL);
+  g_autoptr (GDir) dir = g_dir_open (ports_dir, 0, NULL);
+  const char *port;
+  while (dir && (port = g_dir_read_name (dir)))
+    {
+      g_autofree char *name_path = g_build_filename (ports_dir, port, "name", NULL);
+      g_autofree char *name = NULL;
+      if (g_file_get_contents (name_path, &name, NULL, NULL) && *g_strstrip (name))
+        g_string_append_printf (ports, "%s%s", ports->len ? ", " : "", name);
+    }
+  if (vp_guest_has_virtio_serial (devices_dir))
+    return g_strdup_printf (
+      "This VM has a virtio-serial controller (ports: %s), so the host can plug the port " VP_CHANNEL_PORT_NAME
+      " into it while it runs: on a libvirt host, vpowerd does so within seconds of the VM's start, unless "
+      "vpowerd is not running there, runs with wire = off, or this VM is opted out or excluded (`vpowerctl show "
+      "VM` on the host says which). On Proxmox VE, Incus, LXD and Ganeti the operator adds it to the VM's "
+      "configuration (`vpowerctl wiring --all`) and restarts the VM once",
+      ports->len ? ports->str : "none yet");
+  return g_strdup (
+    "This VM has no virtio-serial controller, and none can be added while it runs: the host's operator must "
+    "add the channel " VP_CHANNEL_PORT_NAME " to its definition and restart it once (on libvirt: `vpowerctl "
+    "attach VM --channel --config`, or wire = define in vpowerd.conf; OpenStack: the image property "
+    "hw_qemu_guest_agent=yes gives instances the controller, and vpowerd then plugs the port; Proxmox VE, "
+    "Incus, LXD, Ganeti: `vpowerctl wiring --all`). `vpowerctl show VM` on the host says what applies");
 }
 
 /* Sleeps up to ms, or less when asked to stop. Returns TRUE to go on. */
@@ -182,8 +229,11 @@ open_port (VpGuestChannel *channel, gboolean *reported_missing)
   if (!path)
     {
       if (!*reported_missing)
-        g_message ("channel: no port named %s yet (%s); waiting for it to be plugged", VP_CHANNEL_PORT_NAME,
-                   channel->ports_dir);
+        {
+          g_autofree char *advice = vp_guest_channel_missing_advice (channel->ports_dir, channel->devices_dir);
+          g_message ("channel: no port named %s yet (%s). %s. Waiting for it", VP_CHANNEL_PORT_NAME,
+                     channel->ports_dir, advice);
+        }
       *reported_missing = TRUE;
       return -1;
     }
@@ -262,11 +312,12 @@ read_thread (gpointer data)
 }
 
 VpGuestChannel *
-vp_guest_channel_start (const char *device, const char *ports_dir, const char *status_file)
+vp_guest_channel_start (const char *device, const char *ports_dir, const char *devices_dir, const char *status_file)
 {
   VpGuestChannel *channel = g_new0 (VpGuestChannel, 1);
   channel->device = g_strdup (device);
   channel->ports_dir = g_strdup (ports_dir ? ports_dir : VP_VIRTIO_PORTS_DIR);
+  channel->devices_dir = g_strdup (devices_dir ? devices_dir : VP_VIRTIO_DEVICES_DIR);
   channel->status_file = g_strdup (status_file);
   channel->parser = vp_channel_parser_new ();
   channel->follower = vp_follower_new ();
@@ -297,6 +348,7 @@ vp_guest_channel_stop (VpGuestChannel *channel)
   g_mutex_clear (&channel->lock);
   g_free (channel->device);
   g_free (channel->ports_dir);
+  g_free (channel->devices_dir);
   g_free (channel->status_file);
   g_free (channel);
 }

@@ -86,7 +86,7 @@ vp_tree_mount_run (const VpAgentConfig *config)
       return EXIT_FAILURE;
     }
   g_autofree char *status_file = g_build_filename (config->runtime_dir, "channel.status", NULL);
-  g_autoptr (VpGuestChannel) channel = vp_guest_channel_start (config->channel_device, config->virtio_ports,
+  g_autoptr (VpGuestChannel) channel = vp_guest_channel_start (config->channel_device, config->virtio_ports, config->virtio_devices,
                                                               status_file);
   g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   TreeMount mount = { .config = config, .loop = loop };

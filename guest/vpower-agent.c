@@ -9,6 +9,7 @@
 #include "guest/serve.h"
 #include "guest/share.h"
 #include "guest/channel.h"
+#include "shared/vp-channel.h"
 #include "shared/vp-sdnotify.h"
 #include "shared/vp-error.h"
 #include "shared/vp-log.h"
@@ -50,30 +51,46 @@ tree_server_path (void)
   return g_strdup (PKGLIBEXECDIR "/vpower-agent-tree");
 }
 
+/* Serves the channel's tree: exec, not spawn, so that the PID stays the one systemd started
+ * (Type=notify). */
+static int
+exec_tree_server (char **original_argv)
+{
+  g_autofree char *server = tree_server_path ();
+  g_free (original_argv[0]);
+  original_argv[0] = g_strdup (server);
+  execv (server, original_argv);
+  g_critical ("cannot run the channel's tree server %s: %s", server, g_strerror (errno));
+  return EXIT_FAILURE;
+}
+
 static int
 run_mount (const VpAgentConfig *config, char **original_argv)
 {
   g_autoptr (GError) error = NULL;
   if (use_channel (config))
-    {
-      /* exec, not spawn: the PID stays the one systemd started (Type=notify). */
-      g_autofree char *server = tree_server_path ();
-      g_free (original_argv[0]);
-      original_argv[0] = g_strdup (server);
-      execv (server, original_argv);
-      g_critical ("cannot run the channel's tree server %s: %s", server, g_strerror (errno));
-      return EXIT_FAILURE;
-    }
+    return exec_tree_server (original_argv);
   if (vp_share_mount (config, &error))
     {
       /* Under a Type=notify unit, the share is up: this process is done. */
       vp_sd_notify ("READY=1");
       return EXIT_SUCCESS;
     }
-  g_critical ("%s", error->message);
-  /* No share attached: show the operator what to add, ready to paste. */
-  if (g_error_matches (error, VP_ERROR, VP_ERROR_SHARE_MISSING))
+  gboolean missing = g_error_matches (error, VP_ERROR, VP_ERROR_SHARE_MISSING);
+  /* Neither the port nor a share, but a controller: vpowerd plugs the port into a running VM
+   * that has one (issue 30), maybe only after this VM booted. Serve the channel's tree and wait. */
+  if (missing && config->transport == VP_TRANSPORT_AUTO && !config->channel_device &&
+      vp_guest_has_virtio_serial (config->virtio_devices))
     {
+      g_message ("no share and no channel port yet: serving the channel's tree, empty until the port is plugged");
+      return exec_tree_server (original_argv);
+    }
+  g_critical ("%s", error->message);
+  if (missing)
+    {
+      /* Say what the operator has to do, and show the share's XML, ready to paste. */
+      g_autofree char *advice = vp_guest_channel_missing_advice (config->virtio_ports, config->virtio_devices);
+      g_printerr ("vpower-agent: the channel (%s): %s.\n", VP_CHANNEL_PORT_NAME, advice);
       g_autofree char *xml = vp_share_libvirt_xml (config->tag);
       fputs (xml, stdout);
     }

@@ -8,7 +8,7 @@ set -uo pipefail
 
 vp_require_fuse
 vp_setup_workdir
-vp_plan 25
+vp_plan 27
 
 # --- the command line ---
 "$VPOWER_AGENT" --help >"$work/help" 2>&1
@@ -182,12 +182,36 @@ vp_ok $? "SIGTERM stops serve with exit 0"
   grep -q '^ *PID COMMAND' "$work/top.out"
 vp_ok $? "top --count 2 prints two screens of zones and processes"
 
-# --- mount with no share: a clear message and the XML to add ---
-"$VPOWER_AGENT" mount --mount "$work/share" --tag "vp-none-$$" >"$work/xml" 2>"$work/mount.err"
+# --- mount with neither the port nor a share. The VM's virtio devices, as the guest's sysfs lists
+# them (a network card 0x0001, a block device 0x0002), and a console (0x0003: the virtio-serial
+# controller) in the second case.
+mkdir -p "$work/virtio/virtio0" "$work/virtio/virtio1" "$work/ports"
+echo 0x0001 >"$work/virtio/virtio0/device"
+echo 0x0002 >"$work/virtio/virtio1/device"
+"$VPOWER_AGENT" mount --mount "$work/share" --tag "vp-none-$$" --virtio-ports "$work/ports" \
+  --virtio-devices "$work/virtio" >"$work/xml" 2>"$work/mount.err"
 status=$?
 [ $status -eq 1 ] && grep -q "no share with tag \"vp-none-$$\"" "$work/mount.err" &&
   ! mountpoint -q "$work/share"
 vp_ok $? "mount without a share exits 1 and says so ($(head -c 300 "$work/mount.err"))"
+grep -q "This VM has no virtio-serial controller, and none can be added while it runs: the host's operator must add the channel org.vpower.0 to its definition and restart it once" "$work/mount.err" &&
+  grep -q "vpowerctl attach VM --channel --config" "$work/mount.err" && grep -q "hw_qemu_guest_agent=yes" "$work/mount.err"
+vp_ok $? "without a virtio-serial controller it says what the host's operator has to do"
+# With a controller (a guest agent's port on it), vpowerd plugs the port into the running VM: the
+# agent serves the channel's tree, empty, and waits for it, saying why it is not there yet.
+mkdir -p "$work/virtio/virtio2" "$work/ports/vport0p1"
+echo 0x0003 >"$work/virtio/virtio2/device"
+echo org.qemu.guest_agent.0 >"$work/ports/vport0p1/name"
+"$VPOWER_AGENT" mount --mount "$work/share" --tag "vp-none-$$" --virtio-ports "$work/ports" \
+  --virtio-devices "$work/virtio" --runtime-dir "$work/run-mount" >"$work/wait.out" 2>"$work/wait.err" &
+waiting=$!
+pids+=("$waiting")
+said_why () { grep -q "This VM has a virtio-serial controller (ports: org.qemu.guest_agent.0), so the host can plug the port org.vpower.0 into it while it runs" "$work/wait.err"; }
+vp_wait_for 10 mountpoint -q "$work/share" && vp_wait_for 10 said_why && [ -z "$(ls -A "$work/share")" ] &&
+  kill -0 "$waiting" && grep -q "serving the channel's tree, empty until the port is plugged" "$work/wait.err"
+vp_ok $? "with a virtio-serial controller it serves the channel's tree, empty, waits for the port, and says why it is not there yet"
+kill -TERM "$waiting"; wait "$waiting" 2>/dev/null
+vp_wait_for 10 eval '! mountpoint -q "$work/share"' || umount -l "$work/share"
 python3 - "$work/xml" "vp-none-$$" <<'PY'
 import sys, xml.etree.ElementTree as ET
 text = open(sys.argv[1]).read()

@@ -104,7 +104,7 @@ listed_once_with_pid () {
 waits_uncharged () { [ "$(vm_json mover "v['state'] + ' ' + str(v['cpu_seconds'])")" = "paused 0.0" ]; }
 runs_charged () { [ "$(vm_json mover "v['state'] == 'running' and v['cpu_seconds'] > 0")" = True ]; }
 
-vp_plan 21
+vp_plan 27
 
 cp -R "$abs_top_srcdir/tests/data/powercap/single" "$work/rapl"
 "$VP_FAKE_RAPL" "$work/rapl" intel-rapl:0=100 & pids+=($!)
@@ -270,4 +270,79 @@ with_agent=$(ctl wiring 8006 --proxmox 2>/dev/null) && without=$(ctl wiring 8020
   { ctl wiring 9999 --proxmox 2>&1; [ $? -eq 1 ]; } | grep "no VM 9999 on this node" >/dev/null &&
   { ctl wiring ../x --proxmox 2>&1; [ $? -eq 1 ]; } | grep "is not a VMID" >/dev/null
 vp_ok $? "vpowerctl wiring --proxmox: the agent's bus or a controller of its own, as the configuration says; refusals say why"
+
+# 22-27: wiring --all, for every VM of a manager (issue 30). The managers' tools are not in Debian:
+# stand-ins (tests/helpers/fake-manager-tool.py) log their arguments and set the one setting as the
+# real ones do. The VMs: Proxmox 8006 (agent, stopped: its QEMU was stopped above), 8020 (no agent,
+# never started), 8030 (agent, running, args: of its own), 8040 (an args: that uses our id: refused),
+# 8050 (wired); Incus tenant_web (wired, running), db (running, a raw.qemu.conf of its own); Ganeti
+# inst2 (running, a kvm_extra with a comma, which Ganeti's -H takes escaped).
+for tool in qm incus lxc gnt-instance; do ln -sf "$abs_top_srcdir/tests/helpers/fake-manager-tool.py" "$work/bin/$tool"; done
+export PATH="$work/bin:$PATH" VP_TOOL_LOG=$work/tool.log VP_TOOL_STATE=$work/tool-state
+mkdir -p "$VP_TOOL_STATE" && : >"$VP_TOOL_LOG"
+printf 'agent: 1\nname: own-args\nargs: -rtc base=localtime\n' >/etc/pve/qemu-server/8030.conf
+printf 'args: -chardev socket,id=vpower0,path=/tmp/other.sock\n' >/etc/pve/qemu-server/8040.conf
+printf 'args: -device virtserialport,bus=qga0.0,chardev=c,name=org.vpower.0\n' >/etc/pve/qemu-server/8050.conf
+# pve_start VMID: the VM's QEMU as Proxmox starts it, its configuration's args: last, split as words.
+pve_start () {
+  local args
+  args=$(sed -n '/^\[/q; s/^args: //p' "/etc/pve/qemu-server/$1.conf")
+  read -r -a args <<<"$args"
+  "$work/bin/kvm" -L /usr/share/qemu -L /usr/share/seabios -name "vm$1,debug-threads=on" -pidfile "/var/run/qemu-server/$1.pid" \
+    -daemonize -smbios "type=1,uuid=$(cat /proc/sys/kernel/random/uuid)" "${tiny[@]}" -S \
+    -chardev "socket,path=/var/run/qemu-server/$1.qga,server=on,wait=off,id=qga0" \
+    -device virtio-serial,id=qga0,bus=pci.0,addr=0x8 -device virtserialport,chardev=qga0,name=org.qemu.guest_agent.0 \
+    "${args[@]}"
+}
+pve_start 8030 || { echo "Bail out! the Proxmox-shaped 8030 did not start"; exit 1; }
+mkdir -p /run/incus/db
+printf '[device "dev-qemu_serial"]\ndriver = "virtio-serial-pci"\n' >/run/incus/db/qemu.conf
+printf '[device "tablet"]\ndriver = "usb-tablet"\n' >"$VP_TOOL_STATE/incus-db"
+"$QEMU" -S -name db -uuid "$(cat /proc/sys/kernel/random/uuid)" -daemonize "${tiny[@]}" -no-user-config \
+  -readconfig /run/incus/db/qemu.conf -pidfile /run/incus/db/qemu.pid
+printf -- '-rtc base=utc,clock=host' >"$VP_TOOL_STATE/ganeti-inst2.example.com"
+"$QEMU" -name inst2.example.com,debug-threads=on -uuid "$(cat /proc/sys/kernel/random/uuid)" -daemonize "${tiny[@]}" -S \
+  -pidfile /var/run/ganeti/kvm-hypervisor/pid/inst2.example.com
+vp_wait_for 30 listed db && vp_wait_for 30 listed inst2.example.com && vp_wait_for 30 listed 8030 ||
+  { echo "Bail out! vpowerd does not list the VMs for wiring --all"; exit 1; }
+ours_on_qga="-chardev socket,id=vpower0,path=$work/run/channels/pve-8030.sock,server=on,wait=off -device virtserialport,bus=qga0.0,chardev=vpower0,name=org.vpower.0"
+confs=$(cat /etc/pve/qemu-server/*.conf | md5sum)
+printed=$(ctl wiring --proxmox --all 2>"$work/bulk.err"); status=$?
+[ $status -eq 1 ] && [ "$(wc -l <<<"$printed")" = 3 ] &&
+  grep -qx "qm set 8030 --args '-rtc base=localtime $ours_on_qga'" <<<"$printed" &&
+  grep -q "^qm set 8006 --args '.*bus=qga0.0" <<<"$printed" && grep -q "^qm set 8020 --args '.*virtio-serial-pci" <<<"$printed" &&
+  grep -q "8040: refused: its args: already has id=vpower0" "$work/bulk.err" &&
+  grep -q "8030: running: restart it once after setting it for the channel: qm reboot 8030" "$work/bulk.err" &&
+  grep -q "Nothing was applied: run it again with --apply" "$work/bulk.err" &&
+  [ "$(cat /etc/pve/qemu-server/*.conf | md5sum)" = "$confs" ] && [ ! -s "$VP_TOOL_LOG" ]
+vp_ok $? "wiring --proxmox --all prints a qm set for each VM without the channel (8030's own args kept), refuses 8040 with the reason, and changes nothing"
+sed 's/^/# /' "$work/bulk.err"
+ctl wiring --proxmox --all --apply >/dev/null 2>"$work/bulk.err"
+[ "$(grep -c '"set"' "$VP_TOOL_LOG")" = 3 ] &&
+  [ "$(sed -n '/^\[/q; s/^args: //p' /etc/pve/qemu-server/8030.conf)" = "-rtc base=localtime $ours_on_qga" ] &&
+  grep -q "8030: set; its args: keeps what it has" "$work/bulk.err" && [ "$(ctl wiring --proxmox --all 2>/dev/null)" = "" ]
+vp_ok $? "--apply sets them through qm (no second time), each merged with the args: it had"
+kill -TERM "$(cat /run/qemu-server/8030.pid)"
+vp_wait_for 30 eval '! [ -e /run/qemu-server/8030.pid ] || ! kill -0 "$(cat /run/qemu-server/8030.pid)" 2>/dev/null'
+pve_start 8030 && vp_wait_for 30 grep "channel of 8030: connected" "$work/vpowerd.log" >/dev/null
+vp_ok $? "restarted as Proxmox starts it from its configuration, VM 8030 has the channel, and vpowerd connects to it"
+: >"$VP_TOOL_LOG"
+printed=$(ctl wiring --incus --all 2>"$work/bulk.err") && [ "$(wc -l <<<"$printed")" -ge 2 ] &&
+  [[ $printed == "incus config set db 'raw.qemu.conf=[device \"tablet\"]"* ]] && ! grep -q tenant <<<"$printed" &&
+  ! grep -q '"set"' "$VP_TOOL_LOG" && ctl wiring --incus --all --apply >/dev/null 2>&1 &&
+  python3 - "$VP_TOOL_STATE/incus-db" <<'PY'
+import sys
+v = open(sys.argv[1]).read()
+sys.exit(0 if v.startswith('[device "tablet"]\ndriver = "usb-tablet"\n\n[chardev "vpower0"]') and
+         'path = "/run/incus/db/vpower.sock"' in v and 'bus = "dev-qemu_serial.0"' in v else 1)
+PY
+vp_ok $? "wiring --incus --all: incus config set for db only (tenant_web has it), its raw.qemu.conf kept; --apply sets it"
+: >"$VP_TOOL_LOG"
+printed=$(ctl wiring --ganeti --all 2>"$work/bulk.err") && [[ $printed == "gnt-instance modify -H 'kvm_extra=-rtc base=utc\\,clock=host -device virtio-serial-pci\\,id=vpower-serial "* ]] &&
+  ctl wiring --ganeti --all --apply >/dev/null 2>&1 &&
+  [ "$(cat "$VP_TOOL_STATE/ganeti-inst2.example.com")" = "-rtc base=utc,clock=host $(ctl wiring inst2.example.com --ganeti 2>/dev/null)" ]
+vp_ok $? "wiring --ganeti --all: gnt-instance modify -H with its commas escaped; what Ganeti stores is kvm_extra's own plus ours, exactly"
+sed 's/^/# /' "$work/bulk.err"
+{ ctl wiring --qemu --all; [ $? -eq 2 ]; } 2>&1 | grep -q "no manager" && { ctl wiring 101 --proxmox --apply; [ $? -eq 2 ]; } 2>/dev/null
+vp_ok $? "wiring --qemu --all and --apply without --all are usage errors"
 vp_finish

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "host/conf.h"
+#include "host/vpowerctl/ctl-bulk.h"
 #include "host/vpowerctl/ctl-render.h"
 #include "host/vpowerctl/ctl-wiring.h"
 
@@ -40,6 +41,8 @@ typedef struct {
   gboolean ganeti;
   gboolean qemu;
   char *project;
+  gboolean all;
+  gboolean apply;
 } Options;
 
 typedef char *(*RenderFunc) (JsonObject *result);
@@ -226,6 +229,38 @@ run_wiring (const char *vm, const Options *options)
   return EXIT_SUCCESS;
 }
 
+/* wiring --all: every VM of the manager here (ctl-bulk.c); for those found running, vpowerd's list. */
+static int
+run_wiring_all (const Options *options)
+{
+  VpWiringKind kind = options->proxmox ? VP_WIRING_PROXMOX
+                    : options->incus   ? VP_WIRING_INCUS
+                    : options->lxd     ? VP_WIRING_LXD
+                                       : VP_WIRING_GANETI;
+  g_autofree char *runtime_dir = g_path_get_dirname (options->socket_path);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonArray *vms = NULL;
+  if (kind != VP_WIRING_PROXMOX)
+    {
+      g_autoptr (GError) error = NULL;
+      int status;
+      g_autofree char *text = ask (options, "{\"command\":\"list\"}", &status, &error);
+      if (!text)
+        return fail (status, "%s (the VMs running here are vpowerd's list)", error->message);
+      JsonNode *root = json_parser_load_from_data (parser, text, -1, &error) ? json_parser_get_root (parser) : NULL;
+      JsonObject *answer = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+      JsonObject *result = answer && json_object_has_member (answer, "result")
+                             ? json_object_get_object_member (answer, "result") : NULL;
+      if (!result || !json_object_has_member (result, "vms"))
+        return fail (EXIT_REFUSED, "vpowerd did not list its VMs");
+      vms = json_object_get_array_member (result, "vms");
+    }
+  VpBulkRequest request = {
+    .kind = kind, .runtime_dir = runtime_dir, .etc_root = "", .run_root = "", .vms = vms, .apply = options->apply,
+  };
+  return vp_ctl_bulk (&request);
+}
+
 /* top: list, redrawn every interval until --count runs out or Ctrl-C. */
 static int
 run_top (const Command *command, const char *request, const Options *options)
@@ -269,6 +304,10 @@ main (int argc, char **argv)
     { "ganeti", 0, 0, G_OPTION_ARG_NONE, &options.ganeti, "wiring: kvm_extra for a Ganeti instance", NULL },
     { "qemu", 0, 0, G_OPTION_ARG_NONE, &options.qemu, "wiring: arguments for QEMU run by hand (VM is its -name)", NULL },
     { "project", 0, 0, G_OPTION_ARG_STRING, &options.project, "wiring: the Incus or LXD project (default: default)", "NAME" },
+    { "all", 0, 0, G_OPTION_ARG_NONE, &options.all,
+      "wiring: every VM of the manager here that lacks the channel (Proxmox: on this node; Incus, LXD, Ganeti: "
+      "running here), as commands of its own tool", NULL },
+    { "apply", 0, 0, G_OPTION_ARG_NONE, &options.apply, "wiring --all: run those commands", NULL },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "print the version and exit", NULL },
     { NULL },
   };
@@ -290,6 +329,10 @@ main (int argc, char **argv)
     "                              the channel for a VM libvirt does not manage: a Proxmox args: line,\n"
     "                              an Incus or LXD raw.qemu.conf, Ganeti's kvm_extra, or QEMU arguments\n"
     "                              (computed here)\n"
+    "  wiring --proxmox|--incus|--lxd|--ganeti --all [--apply]\n"
+    "                              the qm, incus, lxc or gnt-instance command that adds the channel to each\n"
+    "                              VM that lacks it, merged with what its setting has; --apply runs them\n"
+    "                              (each VM then needs one restart)\n"
     "\n"
     "The channel is the transport for VMs that live-migrate or are saved: a mounted 9p\n"
     "share blocks both, and a virtiofs share blocks both unless virtiofsd can migrate\n"
@@ -320,7 +363,8 @@ main (int argc, char **argv)
       command = &commands[i];
   if (!command)
     return fail (EXIT_USAGE, "unknown command '%s' (see --help)", argv[1]);
-  int wanted_args = command->takes_vm ? 3 : 2;
+  gboolean bulk = g_str_equal (command->name, "wiring") && options.all;
+  int wanted_args = command->takes_vm && !bulk ? 3 : 2;
   if (argc != wanted_args)
     return fail (EXIT_USAGE, command->takes_vm ? "%s takes one VM (name or UUID)" : "%s takes no argument",
                  command->name);
@@ -340,10 +384,17 @@ main (int argc, char **argv)
         return fail (EXIT_USAGE, "wiring needs exactly one of --proxmox, --incus, --lxd, --ganeti and --qemu");
       if (options.project && !options.incus && !options.lxd)
         return fail (EXIT_USAGE, "--project is for --incus and --lxd");
-      return run_wiring (argv[2], &options);
+      if (options.apply && !options.all)
+        return fail (EXIT_USAGE, "--apply is for wiring --all");
+      if (bulk && options.qemu)
+        return fail (EXIT_USAGE, "QEMU run by hand has no manager to set it through: `wiring NAME --qemu` prints "
+                     "its arguments");
+      if (bulk && options.project)
+        return fail (EXIT_USAGE, "wiring --all covers every project");
+      return bulk ? run_wiring_all (&options) : run_wiring (argv[2], &options);
     }
-  if (managers || options.project)
-    return fail (EXIT_USAGE, "--proxmox, --incus, --lxd, --ganeti, --qemu and --project are for wiring");
+  if (managers || options.project || options.all || options.apply)
+    return fail (EXIT_USAGE, "--proxmox, --incus, --lxd, --ganeti, --qemu, --project, --all and --apply are for wiring");
 
   g_autofree char *request = build_request (command, command->takes_vm ? argv[2] : NULL, &options);
   int status = g_str_equal (command->name, "top") ? run_top (command, request, &options)

@@ -289,6 +289,12 @@ vp_wire_plan (const VpWireSettings *settings, const VpVmInfo *vm, VpWireMemory *
       memory->instance = instance;
     }
 
+  if (!vm->from_libvirt && !running && !vm->has_channel)
+    {
+      plan->state = VP_WIRE_NOT_RUNNING;
+      plan->reason = g_strdup ("not running here");
+      return;
+    }
   if (!vm->from_libvirt)
     {
       plan->state = vm->has_channel ? VP_WIRE_WIRED : VP_WIRE_MANUAL;
