@@ -13,7 +13,7 @@ command -v bpftool >/dev/null || vp_skip_or_fail "no bpftool (to list the loaded
 command -v setpriv >/dev/null || vp_skip_or_fail "no setpriv (util-linux)"
 [ "$(nproc)" -ge 2 ] || vp_skip_or_fail "needs two CPUs"
 vp_setup_workdir
-vp_plan 16
+vp_plan 18
 
 # Two packages of one CPU each, CPU 0 and CPU 1, both at 50 W (core 20 W, dram 5 W).
 for cpu in 0 1; do
@@ -65,9 +65,14 @@ vp_ok $? "each says which source it counts with: /api/v1/host cpu_source, vpower
 # all of what they ran. (/proc finds the time of threads that came and went between two ticks in
 # the process's total, which it reads every 10 ticks: hence 12 ticks after.)
 for source in bpf proc; do as $source vp_wait_for 20 vp_ticks_at_least 2; done
+# The CPU time the hypervisor below stole from this machine meanwhile (/proc/stat's steal, in
+# USER_HZ ticks): a clock charges it to whatever ran, the kernel's count of run time does not.
+steal_ticks () { awk '/^cpu / { print $9 }' /proc/stat; }
+steal0=$(steal_ticks)
 kill -USR1 "${vm_pid[@]}"
 all_done () { for vm in "${!vm_pid[@]}"; do [ -s "$work/$vm.out" ] || return 1; done; }
 vp_wait_for 60 all_done || echo "Bail out! the stand-in VMs did not finish"
+steal_ms=$(( ($(steal_ticks) - steal0) * 1000 / $(getconf CLK_TCK) ))
 for source in bpf proc; do
   ticks=$(as $source vp_ticks)
   as $source vp_wait_for 30 vp_ticks_at_least $((ticks + 12))
@@ -88,6 +93,13 @@ for vm in pinned free; do
   vp_diag "$vm: ran $(truth $vm) s; BPF counted $bpf_s s, /proc $proc_s s"
   within "$bpf_s" "$proc_s" 0.02
   vp_ok $? "threads $vm: BPF and /proc agree on the VM's CPU time within 2% ($bpf_s s, $proc_s s)"
+  # Like with like: BPF counts the kernel's own run time (se.sum_exec_runtime, what the threads'
+  # CLOCK_THREAD_CPUTIME_ID reads), not the clock between switches, which counts stolen time too.
+  # At least what they ran (the process's other threads add a little), and not more than that
+  # plus 0.5% and 20 ms, however much was stolen.
+  python3 -c "import sys; b, t = float(sys.argv[1]), float(sys.argv[2]); sys.exit(0 if t - 0.005 <= b <= t * 1.005 + 0.02 else 1)" \
+    "$bpf_s" "$(truth $vm)"
+  vp_ok $? "threads $vm: BPF charges the VM the run time the kernel counted for its threads, not the clock ($bpf_s s for $(truth $vm) s; the hypervisor stole $steal_ms ms of this machine's CPUs meanwhile)"
 done
 
 read -r bpf_s _ _ < <(vm_figure bpf churn)

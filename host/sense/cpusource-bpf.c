@@ -42,6 +42,7 @@ typedef struct {
 
 typedef struct {
   struct vp_cputime *skel;
+  char *proc_root;
   guint n_cpus;                       /* possible CPUs: cpu_state's length */
   guint n_slots;
   struct vp_cpu_state *states;        /* mapped cpu_state */
@@ -92,6 +93,7 @@ bpf_source_free (gpointer data)
    * dies: nothing outlives the engine. */
   vp_cputime__destroy (self->skel);
   vp_cpu_source_free (self->overflow);
+  g_free (self->proc_root);
   g_free (self);
 }
 
@@ -160,9 +162,26 @@ monotonic_ns (void)
   return (guint64) ts.tv_sec * 1000000000u + (guint64) ts.tv_nsec;
 }
 
-/* The slot's run time on one CPU, with the interval it is still running there. */
+/* The run time the kernel has counted for thread tid of pid (schedstat's first field: its
+ * se.sum_exec_runtime, brought up to date at each scheduler tick while it runs), or 0. */
 static guint64
-slot_time_on (const BpfSource *self, guint cpu, guint32 slot, guint64 now)
+thread_exec_ns (const BpfSource *self, int pid, guint32 tid)
+{
+  char path[96];
+  g_snprintf (path, sizeof path, "%s/%d/task/%u/schedstat", self->proc_root, pid, tid);
+  g_autofree char *text = NULL;
+  char *end = NULL;
+  guint64 ns = g_file_get_contents (path, &text, NULL, NULL) ? g_ascii_strtoull (text, &end, 10) : 0;
+  return end && end != text && *end == ' ' ? ns : 0;
+}
+
+/* The slot's run time on one CPU, with what its thread still running there has run since it
+ * was switched in. That part is read from the thread's own count, the one the program charges
+ * at its switch-out: never more than what the switch-out then adds, so a VM's time never goes
+ * back from one sample to the next (the sequence number says that the thread has not switched
+ * out meanwhile; if it has, the counter holds its time). */
+static guint64
+slot_time_on (const BpfSource *self, guint cpu, guint32 slot, int pid)
 {
   const struct vp_cpu_state *state = &self->states[cpu];
   const guint64 *counter = &self->slot_ns[(gsize) cpu * self->n_slots + slot];
@@ -173,13 +192,18 @@ slot_time_on (const BpfSource *self, guint cpu, guint32 slot, guint64 now)
         continue;   /* the program is between its two writes: a few instructions */
       guint64 ns = __atomic_load_n (counter, __ATOMIC_RELAXED);
       gint64 running = __atomic_load_n (&state->slot, __ATOMIC_RELAXED);
-      guint64 since = __atomic_load_n (&state->since_ns, __ATOMIC_RELAXED);
+      guint64 exec_in = __atomic_load_n (&state->exec_ns, __ATOMIC_RELAXED);
+      guint32 tid = __atomic_load_n (&state->tid, __ATOMIC_RELAXED);
       __atomic_thread_fence (__ATOMIC_ACQUIRE);
       if (__atomic_load_n (&state->seq, __ATOMIC_RELAXED) != seq)
         continue;
-      if (running == (gint64) slot && now > since)
-        ns += now - since;
-      return ns;
+      if (running != (gint64) slot)
+        return ns;
+      guint64 exec_now = thread_exec_ns (self, pid, tid);
+      __atomic_thread_fence (__ATOMIC_ACQUIRE);
+      if (__atomic_load_n (&state->seq, __ATOMIC_RELAXED) != seq)
+        continue;   /* it switched out meanwhile: its time is in the counter now */
+      return ns + (exec_now > exec_in ? exec_now - exec_in : 0);
     }
 }
 
@@ -211,10 +235,9 @@ bpf_read (VpCpuSource *source, int pid, VpProcessTimes *times, GError **error)
   g_array_set_size (times->tasks, 0);
   times->pid = pid;
   times->start_ticks = self->identity;
-  guint64 now = monotonic_ns ();
   for (guint cpu = 0; cpu < self->n_cpus; cpu++)
     {
-      guint64 ns = slot_time_on (self, cpu, slot->slot, now);
+      guint64 ns = slot_time_on (self, cpu, slot->slot, pid);
       if (ns == 0)
         continue;
       /* One slot per CPU: vp_process_times_package_deltas charges each to its CPU's package. */
@@ -304,6 +327,7 @@ vp_cpu_source_bpf_new (const char *proc_root, const VpTopology *topology, guint 
   libbpf_print_fn_t previous = libbpf_set_print (collect_libbpf_log);
   BpfSource *self = g_new0 (BpfSource, 1);
   self->epoll_fd = -1;
+  self->proc_root = g_strdup (proc_root);
   self->n_cpus = (guint) n_cpus;
   self->n_slots = MAX (n_slots, 1);
   struct vp_cputime *skel = self->skel = vp_cputime__open ();
