@@ -22,6 +22,9 @@ else
   echo "   (vpowerd was built without BPF: configure found no clang, bpftool or libbpf)"
 fi
 
+echo "== wiring's cost to the tick: a reconcile with the list unchanged, and after a change, against the inventory's copy of the list (same run)"
+make -C "$build" -s bench/bench-wiring && "$build/bench/bench-wiring" 10 100 1000 || engine_status=$?
+
 echo "== the channels' cost: the engine at 100 VMs with a channel each, against the same engine without (same run)"
 echo "   (VMs of 4 threads, as a 1-vCPU TCG QEMU here; then of 1 thread, the cheapest tick to add to)"
 "$build/bench/bench-engine" --channels "$src/tests/data/powercap/single" 100 4 || engine_status=$?

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Fuzz: who a VM belongs to, from a domain's <metadata> (shared/vp-metadata.c).
+/* Fuzz: who a VM belongs to, from a domain's <metadata> (shared/vp-metadata.c), and what else it
+ * says: which manager wrote it, and vpower's wiring opt-out.
  *
  * Whatever the XML, what comes out must be safe to put in an exposition:
  * known or "label_" names, at most the bounded count, values of at most
- * VP_METADATA_VALUE_MAX bytes of valid UTF-8 without control characters.
+ * VP_METADATA_VALUE_MAX bytes of valid UTF-8 without control characters;
+ * and the manager is one of the few names wiring's advice knows, or none.
  * The harness aborts if not. */
 #include "config.h"
 
@@ -29,9 +31,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   vp_fuzz_init ();
   g_autoptr (GError) error = NULL;
   guint ignored = 0;
-  g_auto (GStrv) labels = vp_metadata_labels_parse ((const char *) data, (gssize) size, &ignored, &error);
+  VpMetadataFacts facts = { 0 };
+  g_auto (GStrv) labels = vp_metadata_parse ((const char *) data, (gssize) size, &ignored, &facts, &error);
   if (!labels)
     return 0;
+  static const char *const managers[] = { "nova", "opennebula", "ovirt", "virt-install" };
+  gboolean known = !facts.manager;
+  for (gsize i = 0; i < G_N_ELEMENTS (managers) && !known; i++)
+    known = g_str_equal (facts.manager, managers[i]);
+  if (!known)
+    abort ();
   guint n = g_strv_length (labels);
   if (n % 2 || n / 2 > 6 + VP_METADATA_FREE_LABELS_MAX)
     abort ();
