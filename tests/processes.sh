@@ -276,7 +276,7 @@ vp_ok $? "vpowerctl wiring --proxmox: the agent's bus or a controller of its own
 # real ones do. The VMs: Proxmox 8006 (agent, stopped: its QEMU was stopped above), 8020 (no agent,
 # never started), 8030 (agent, running, args: of its own), 8040 (an args: that uses our id: refused),
 # 8050 (wired); Incus tenant_web (wired, running), db (running, a raw.qemu.conf of its own); Ganeti
-# inst2 (running, a kvm_extra with a comma, which Ganeti's -H takes escaped).
+# inst2 (running, a kvm_extra with a comma, which Ganeti's -H takes escaped) and inst3 (wired).
 for tool in qm incus lxc gnt-instance; do ln -sf "$abs_top_srcdir/tests/helpers/fake-manager-tool.py" "$work/bin/$tool"; done
 export PATH="$work/bin:$PATH" VP_TOOL_LOG=$work/tool.log VP_TOOL_STATE=$work/tool-state
 mkdir -p "$VP_TOOL_STATE" && : >"$VP_TOOL_LOG"
@@ -301,6 +301,7 @@ printf '[device "tablet"]\ndriver = "usb-tablet"\n' >"$VP_TOOL_STATE/incus-db"
 "$QEMU" -S -name db -uuid "$(cat /proc/sys/kernel/random/uuid)" -daemonize "${tiny[@]}" -no-user-config \
   -readconfig /run/incus/db/qemu.conf -pidfile /run/incus/db/qemu.pid
 printf -- '-rtc base=utc,clock=host' >"$VP_TOOL_STATE/ganeti-inst2.example.com"
+printf -- '-device virtserialport,chardev=c,name=org.vpower.0' >"$VP_TOOL_STATE/ganeti-inst3.example.com"
 "$QEMU" -name inst2.example.com,debug-threads=on -uuid "$(cat /proc/sys/kernel/random/uuid)" -daemonize "${tiny[@]}" -S \
   -pidfile /var/run/ganeti/kvm-hypervisor/pid/inst2.example.com
 vp_wait_for 30 listed db && vp_wait_for 30 listed inst2.example.com && vp_wait_for 30 listed 8030 ||
@@ -338,10 +339,11 @@ sys.exit(0 if v.startswith('[device "tablet"]\ndriver = "usb-tablet"\n\n[chardev
 PY
 vp_ok $? "wiring --incus --all: incus config set for db only (tenant_web has it), its raw.qemu.conf kept; --apply sets it"
 : >"$VP_TOOL_LOG"
-printed=$(ctl wiring --ganeti --all 2>"$work/bulk.err") && [[ $printed == "gnt-instance modify -H 'kvm_extra=-rtc base=utc\\,clock=host -device virtio-serial-pci\\,id=vpower-serial "* ]] &&
+printed=$(ctl wiring --ganeti --all 2>"$work/bulk.err") && [ "$(wc -l <<<"$printed")" = 1 ] &&
+  [[ $printed == "gnt-instance modify -H 'kvm_extra=-rtc base=utc\\,clock=host -device virtio-serial-pci\\,id=vpower-serial "* ]] &&
   ctl wiring --ganeti --all --apply >/dev/null 2>&1 &&
   [ "$(cat "$VP_TOOL_STATE/ganeti-inst2.example.com")" = "-rtc base=utc,clock=host $(ctl wiring inst2.example.com --ganeti 2>/dev/null)" ]
-vp_ok $? "wiring --ganeti --all: gnt-instance modify -H with its commas escaped; what Ganeti stores is kvm_extra's own plus ours, exactly"
+vp_ok $? "wiring --ganeti --all: gnt-instance modify -H for inst2 only (inst3 has it), its commas escaped; what Ganeti stores is kvm_extra's own plus ours, exactly"
 sed 's/^/# /' "$work/bulk.err"
 { ctl wiring --qemu --all; [ $? -eq 2 ]; } 2>&1 | grep -q "no manager" && { ctl wiring 101 --proxmox --apply; [ $? -eq 2 ]; } 2>/dev/null
 vp_ok $? "wiring --qemu --all and --apply without --all are usage errors"

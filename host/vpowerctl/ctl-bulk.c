@@ -9,9 +9,12 @@
  *   Proxmox VE  every VM whose configuration is on this node (/etc/pve/qemu-server/VMID.conf),
  *               running or not, whose args: lacks the channel: the configuration is the truth,
  *               and reading it needs nothing but the file;
- *   Incus, LXD  the instances vpowerd sees running here without the channel (their
- *   Ganeti      configuration is behind the manager's API; `incus config get` and
- *               `gnt-instance list` give each one's current setting, read-only, to merge with).
+ *   Incus, LXD  the instances vpowerd sees running here without the channel (their configuration
+ *               is behind Incus's API; `incus config get` gives each one's raw.qemu.conf,
+ *               read-only, to merge with);
+ *   Ganeti      every KVM instance of the cluster (`gnt-instance list`, with each one's
+ *               kvm_extra): Ganeti's configuration is the cluster's, and its commands run on the
+ *               master.
  * A VM keeps what its setting has: the channel's options are appended, and a setting that already
  * uses one of our ids is refused with the reason rather than overwritten. */
 #include "config.h"
@@ -211,12 +214,39 @@ run_tool (char **argv, GError **error)
   return g_steal_pointer (&out);
 }
 
-/* The VMs of this manager that vpowerd lists running without the channel, with each one's
- * current setting, read through the manager's tool. */
+/* Every KVM instance of the Ganeti cluster, with its kvm_extra: one gnt-instance list. Its fields
+ * are separated by '|', the last (kvm_extra) taking the rest of the line; a boolean is Y or N
+ * (lib/cli.py _FormatBool). */
+static GPtrArray *
+ganeti_vms (GError **error)
+{
+  char *argv[] = { "gnt-instance", "list", "--no-headers", "--separator=|", "-o",
+                   "name,hypervisor,oper_state,hv/kvm_extra", NULL };
+  g_autofree char *out = run_tool (argv, error);
+  if (!out)
+    return NULL;
+  GPtrArray *vms = g_ptr_array_new_with_free_func (bulk_vm_free);
+  g_auto (GStrv) lines = g_strsplit (out, "\n", -1);
+  for (char **line = lines; *line; line++)
+    {
+      g_auto (GStrv) fields = g_strsplit (*line, "|", 4);
+      if (g_strv_length (fields) != 4 || !g_str_equal (fields[1], "kvm"))
+        continue;
+      BulkVm *vm = g_new0 (BulkVm, 1);
+      vm->vm = g_strdup (fields[0]);
+      vm->running = g_str_equal (fields[2], "Y");
+      vm->current = g_strdup (fields[3]);
+      g_ptr_array_add (vms, vm);
+    }
+  return vms;
+}
+
+/* The Incus or LXD instances vpowerd lists running without the channel, with each one's
+ * raw.qemu.conf, read through the manager's tool. */
 static GPtrArray *
 listed_vms (const VpBulkRequest *request)
 {
-  const char *manager = request->kind == VP_WIRING_INCUS ? "incus" : request->kind == VP_WIRING_LXD ? "lxd" : "ganeti";
+  const char *manager = request->kind == VP_WIRING_INCUS ? "incus" : "lxd";
   GPtrArray *vms = g_ptr_array_new_with_free_func (bulk_vm_free);
   guint n = request->vms ? json_array_get_length (request->vms) : 0;
   for (guint i = 0; i < n; i++)
@@ -236,17 +266,9 @@ listed_vms (const VpBulkRequest *request)
       vm->project = project && !g_str_equal (project, "default") ? g_strdup (project) : NULL;
       vm->running = TRUE;
       g_autoptr (GError) error = NULL;
-      if (request->kind == VP_WIRING_GANETI)
-        {
-          char *argv[] = { "gnt-instance", "list", "--no-headers", "-o", "hv/kvm_extra", vm->vm, NULL };
-          vm->current = run_tool (argv, &error);
-        }
-      else
-        {
-          char *argv[] = { (char *) tool_of (request->kind), "config", "get", vm->vm, "raw.qemu.conf",
-                           vm->project ? "--project" : NULL, vm->project, NULL };
-          vm->current = run_tool (argv, &error);
-        }
+      char *argv[] = { (char *) tool_of (request->kind), "config", "get", vm->vm, "raw.qemu.conf",
+                       vm->project ? "--project" : NULL, vm->project, NULL };
+      vm->current = run_tool (argv, &error);
       if (!vm->current)
         vm->error = g_strdup (error->message);
       g_ptr_array_add (vms, vm);
@@ -335,10 +357,13 @@ int
 vp_ctl_bulk (const VpBulkRequest *request)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) vms = request->kind == VP_WIRING_PROXMOX ? proxmox_vms (request, &error) : listed_vms (request);
+  g_autoptr (GPtrArray) vms = request->kind == VP_WIRING_PROXMOX ? proxmox_vms (request, &error)
+                            : request->kind == VP_WIRING_GANETI ? ganeti_vms (&error)
+                                                                : listed_vms (request);
   if (!vms)
     {
-      g_printerr ("vpowerctl: no Proxmox VE configuration on this node: %s\n", error->message);
+      g_printerr ("vpowerctl: %s: %s\n", request->kind == VP_WIRING_PROXMOX ? "no Proxmox VE configuration on this node"
+                  : "cannot list Ganeti's instances (run it on the master node)", error->message);
       return 1;
     }
   /* wired: its setting has the channel; pending: that too, but the running QEMU does not yet. */
@@ -373,8 +398,8 @@ vp_ctl_bulk (const VpBulkRequest *request)
       g_autofree char *restart = restart_hint (request->kind, vm);
       if (has_it)
         {
-          /* Incus and Ganeti VMs are listed because they run without it: set, not yet restarted. */
-          if (request->kind == VP_WIRING_PROXMOX)
+          /* Incus VMs are listed because they run without it: set, not yet restarted. */
+          if (request->kind != VP_WIRING_INCUS && request->kind != VP_WIRING_LXD)
             wired++;
           else
             {
@@ -416,7 +441,9 @@ vp_ctl_bulk (const VpBulkRequest *request)
     }
   g_printerr ("vpowerctl: %u %s: %u lack the channel: %u %s; %u set already but not yet restarted, %u refused, "
               "%u failed; %u wired%s\n",
-              vms->len, request->kind == VP_WIRING_PROXMOX ? "VMs on this node" : "VMs running here without the channel",
+              vms->len, request->kind == VP_WIRING_PROXMOX ? "VMs on this node"
+                        : request->kind == VP_WIRING_GANETI ? "KVM instances in the cluster"
+                                                            : "instances running here without the channel",
               commands + refused + failed, commands, request->apply ? "set" : "commands printed", pending, refused,
               failed, wired, request->apply || !commands ? "" : ". Nothing was applied: run it again with --apply");
   return refused || failed ? 1 : 0;

@@ -12,7 +12,7 @@ typedef struct {
   const char *runtime_dir; /* vpowerd's: the channels' sockets are in its channels/ */
   const char *etc_root;   /* "" but for tests: where /etc/pve is read */
   const char *run_root;   /* "" but for tests: where /run/qemu-server is read */
-  JsonArray *vms;         /* vpowerd's list (Incus, LXD, Ganeti: the VMs running here), or NULL */
+  JsonArray *vms;         /* vpowerd's list (Incus, LXD: the instances running here), or NULL */
   gboolean apply;         /* run the commands, not only print them */
 } VpBulkRequest;
 

@@ -143,11 +143,11 @@ vp_ctl_wiring (VpWiringKind kind, const char *vm, const char *project, const cha
                                 socket);
       }
     case VP_WIRING_GANETI:
-      *note = g_strdup_printf ("Set it with: gnt-instance modify -H kvm_extra=\"$(vpowerctl wiring %s --ganeti)\" %s "
-                               "(appended to the instance's KVM command line; an existing kvm_extra needs these "
-                               "arguments appended). It takes effect at the instance's next start, and a "
-                               "migration's target, started with the same parameters, listens at the same path.",
-                               vm, vm);
+      *note = g_strdup_printf ("Set it with `vpowerctl wiring --ganeti --all --apply` on the master, which appends it "
+                               "to the instance's kvm_extra and escapes its commas for gnt-instance modify -H (Ganeti "
+                               "splits -H's value at commas; by hand, write each comma as \\,). It takes effect at "
+                               "the instance's next start (gnt-instance reboot --type=hard %s), and a migration's "
+                               "target, started with the same parameters, listens at the same path.", vm);
       return g_strdup_printf ("-device virtio-serial-pci,id=vpower-serial "
                               "-chardev socket,id=vpower0,path=%s,server=on,wait=off "
                               "-device virtserialport,bus=vpower-serial.0,chardev=vpower0,name=org.vpower.0\n",

@@ -240,7 +240,7 @@ run_wiring_all (const Options *options)
   g_autofree char *runtime_dir = g_path_get_dirname (options->socket_path);
   g_autoptr (JsonParser) parser = json_parser_new ();
   JsonArray *vms = NULL;
-  if (kind != VP_WIRING_PROXMOX)
+  if (kind == VP_WIRING_INCUS || kind == VP_WIRING_LXD)
     {
       g_autoptr (GError) error = NULL;
       int status;
@@ -305,8 +305,8 @@ main (int argc, char **argv)
     { "qemu", 0, 0, G_OPTION_ARG_NONE, &options.qemu, "wiring: arguments for QEMU run by hand (VM is its -name)", NULL },
     { "project", 0, 0, G_OPTION_ARG_STRING, &options.project, "wiring: the Incus or LXD project (default: default)", "NAME" },
     { "all", 0, 0, G_OPTION_ARG_NONE, &options.all,
-      "wiring: every VM of the manager here that lacks the channel (Proxmox: on this node; Incus, LXD, Ganeti: "
-      "running here), as commands of its own tool", NULL },
+      "wiring: every VM of the manager that lacks the channel (Proxmox: on this node; Incus, LXD: running here; "
+      "Ganeti: in the cluster, on the master), as commands of its own tool", NULL },
     { "apply", 0, 0, G_OPTION_ARG_NONE, &options.apply, "wiring --all: run those commands", NULL },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "print the version and exit", NULL },
     { NULL },

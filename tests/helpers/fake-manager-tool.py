@@ -9,7 +9,9 @@ one setting vpower touches:
   incus|lxc config get NAME raw.qemu.conf [--project P]
   incus|lxc config set NAME raw.qemu.conf=VALUE [--project P]
                                                 the instance's raw.qemu.conf ($VP_TOOL_STATE)
-  gnt-instance list --no-headers -o hv/kvm_extra NAME
+  gnt-instance list --no-headers --separator=| -o name,hypervisor,oper_state,hv/kvm_extra
+                                                every instance with a kvm_extra in $VP_TOOL_STATE, a
+                                                KVM one, running (Y)
   gnt-instance modify -H kvm_extra=VALUE NAME   the instance's kvm_extra ($VP_TOOL_STATE); -H's
                                                 value is split at commas that no backslash escapes,
                                                 and a backslash takes the next character as it is,
@@ -76,8 +78,11 @@ elif tool in ("incus", "lxc") and args[:1] == ["config"]:
         stored(f"{tool}-{prefix}{words[1]}", words[2][len("raw.qemu.conf="):])
     else:
         fail(f"unknown command: {' '.join(args)}")
-elif tool == "gnt-instance" and args[:4] == ["list", "--no-headers", "-o", "hv/kvm_extra"] and len(args) == 5:
-    print(stored(f"ganeti-{args[4]}"))
+elif tool == "gnt-instance" and args == ["list", "--no-headers", "--separator=|", "-o",
+                                        "name,hypervisor,oper_state,hv/kvm_extra"]:
+    for name in sorted(os.listdir(state)):
+        if name.startswith("ganeti-"):
+            print(f"{name[len('ganeti-'):]}|kvm|Y|{stored(name)}")
 elif tool == "gnt-instance" and len(args) == 4 and args[0] == "modify" and args[1] == "-H":
     params = dict(p.split("=", 1) for p in ganeti_split(args[2]))
     if set(params) != {"kvm_extra"}:
