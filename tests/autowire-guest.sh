@@ -13,7 +13,9 @@
 # why it is not wired, in Nova's terms. The opted-out one is left alone. virsh save and restore
 # keep the channel, with no second one; Nova's hard reboot (destroy, define the original XML again,
 # start) is wired again. 20 more domains started at once are all wired. The guest's reads, across
-# all of it, never fail, never go back, and are the values the host published.
+# all of it, never fail, never go back, and are the values the host published. Then wire=define:
+# a shut-off plain domain without a controller gets the channel in its definition, and has it
+# when it starts; Nova's definition is left alone.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -23,6 +25,7 @@ suffix=$(printf '%08x' $$)
 nova=instance-$suffix
 bare=instance-b$suffix
 optout=vp-optout-$$
+plain=vp-plain-$$
 MANY=20
 many=()
 for i in $(seq $MANY); do many+=("vp-many$i-$$"); done
@@ -37,7 +40,7 @@ pids=()
 VP_PID=
 cleanup () {
   local d
-  for d in "$nova" "$bare" "$optout" "${many[@]}"; do
+  for d in "$nova" "$bare" "$optout" "$plain" "${many[@]}"; do
     virsh -c "$URI" destroy "$d" >/dev/null 2>&1
     virsh -c "$URI" undefine "$d" >/dev/null 2>&1
   done
@@ -123,7 +126,7 @@ define_and_start () {   # define_and_start NAME XML-FILE [virsh start options]
   virsh -c "$URI" define "$2" >>"$work/setup.log" 2>&1 && virsh -c "$URI" start "$1" "${@:3}" >>"$work/setup.log" 2>&1
 }
 
-vp_plan 20
+vp_plan 22
 
 "$abs_top_srcdir/scripts/setup-libvirtd.sh" >>"$work/setup.log" 2>&1 || bail "setup-libvirtd.sh failed"
 guest=$work/guest
@@ -267,4 +270,22 @@ vp_ok $? "every value the guest read is one the host published for it ${unpublis
 [ "$(grep -c 'wiring: .*tries again' "$work/vpowerd.log")" = 0 ]
 vp_ok $? "libvirt refused no hot-plug"
 grep -E 'wiring|channel of' "$work/vpowerd.log" | sed 's/^/# vpowerd: /' | tail -8
+
+# --- wire=define: a plain libvirt host's shut-off VM without a controller gets the channel in its
+# definition (libvirt adds the controller with it), and has it when it starts; Nova's definition,
+# which Nova would write again, is not touched.
+vp_stop_vpowerd
+printf "<domain type='qemu'><name>%s</name><memory unit='MiB'>32</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><memballoon model='none'/></devices></domain>" \
+  "$plain" >"$work/plain.xml"
+virsh -c "$URI" define "$work/plain.xml" >>"$work/setup.log" 2>&1 || bail "cannot define $plain"
+bare_definition=$(virsh -c "$URI" dumpxml --inactive "$bare")
+vp_start_vpowerd "$work/vpowerd-define.log" --wire define --connect "$URI" --sensor model --state-dir "$work/state" \
+  --runtime-dir "$work/run-define" || bail "vpowerd --wire define did not start"
+defined () { [ "$(channels "$plain" --inactive)" = 1 ] && virsh -c "$URI" dumpxml --inactive "$plain" | grep -q "type='virtio-serial'"; }
+vp_wait_for 30 defined && virsh -c "$URI" start "$plain" >>"$work/setup.log" 2>&1 && vp_wait_for 30 eval '[ "$(wiring "$plain")" = "wired False" ]' &&
+  [ "$(channels "$plain")" = 1 ] && [ "$(vp_get "$VP_URL/api/v1/host" | vp_json 'd["wiring"]["definitions"]')" = 1 ]
+vp_ok $? "wire = define: a shut-off VM without a controller gets the channel in its definition, and has it once started"
+[ "$(virsh -c "$URI" dumpxml --inactive "$bare")" = "$bare_definition" ] &&
+  [ "$(vp_get "$VP_URL/api/v1/host" | vp_json 'd["wiring"]["definitions"]')" = 1 ]
+vp_ok $? "and the Nova instance's definition is left to Nova"
 vp_finish

@@ -229,6 +229,10 @@ test_define (void)
   g_assert_cmpint (plan_of (settings, bare, &memory, &attach, &define, NULL), ==, VP_WIRE_NO_CONTROLLER);
   g_assert_false (define);
   memory.define_busy = FALSE;
+  memory.defined = TRUE;
+  g_assert_cmpint (plan_of (settings, bare, &memory, &attach, &define, NULL), ==, VP_WIRE_NO_CONTROLLER);
+  g_assert_false (define);   /* once: written again without it, the definition is its writer's */
+  memory.defined = FALSE;
   bare->defined_channel = TRUE;
   g_assert_cmpint (plan_of (settings, bare, &memory, &attach, &define, NULL), ==, VP_WIRE_NO_CONTROLLER);
   g_assert_false (define);

@@ -304,9 +304,10 @@ vp_wire_plan (const VpWireSettings *settings, const VpVmInfo *vm, VpWireMemory *
 
   const char *excluded = vp_wire_excluded (settings, vm);
   gboolean left_alone = vm->wiring_off || excluded;
-  /* wire = define: persistent definitions nobody regenerates, running or not. */
+  /* wire = define: persistent definitions nobody regenerates, running or not; once (a definition
+   * someone writes again without the channel, after vpowerd added it, is theirs). */
   gboolean define = settings->mode == VP_WIRE_MODE_DEFINE && vm->persistent && !vm->defined_channel &&
-                    !left_alone && !manager_writes_definitions (vm->manager) &&
+                    !memory->defined && !left_alone && !manager_writes_definitions (vm->manager) &&
                     vm->life.move != VP_MOVE_DEPARTED;
   if (define && !memory->define_busy && now_us >= memory->define_retry_us)
     plan->define = TRUE;
