@@ -95,9 +95,10 @@ for vm in pinned free; do
   vp_ok $? "threads $vm: BPF and /proc agree on the VM's CPU time within 2% ($bpf_s s, $proc_s s)"
   # Like with like: BPF counts the kernel's own run time (se.sum_exec_runtime, what the threads'
   # CLOCK_THREAD_CPUTIME_ID reads), not the clock between switches, which counts stolen time too.
-  # At least what they ran (the process's other threads add a little), and not more than that
-  # plus 0.5% and 20 ms, however much was stolen.
-  python3 -c "import sys; b, t = float(sys.argv[1]), float(sys.argv[2]); sys.exit(0 if t - 0.005 <= b <= t * 1.005 + 0.02 else 1)" \
+  # Within 0.5% and 20 ms of what they ran (the process's other threads add a little; a tick of a
+  # loaded, sanitized engine shifts a little), however much was stolen: a clock would have
+  # counted the steal on top.
+  python3 -c "import sys; b, t = float(sys.argv[1]), float(sys.argv[2]); sys.exit(0 if abs(b - t) <= t * 0.005 + 0.02 else 1)" \
     "$bpf_s" "$(truth $vm)"
   vp_ok $? "threads $vm: BPF charges the VM the run time the kernel counted for its threads, not the clock ($bpf_s s for $(truth $vm) s; the hypervisor stole $steal_ms ms of this machine's CPUs meanwhile)"
 done
