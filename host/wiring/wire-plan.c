@@ -10,7 +10,8 @@
  *   again right before each hot-plug.
  * - A VM in a migration is left until it runs here: libvirt holds a job on it meanwhile, and the
  *   destination gets the channel with the migrated live XML anyway.
- * - A channel someone detached from a running VM stays detached until the VM restarts. */
+ * - A channel someone detached from a running VM stays detached until the VM restarts (this
+ *   memory is the engine's: a restarted engine wires it again). */
 #include "config.h"
 
 #include "host/wiring/wire-plan.h"
