@@ -21,10 +21,12 @@
 #include "host/sense/cputime-shared.h"
 #include "host/sense/cputime.skel.h"
 #include "shared/vp-error.h"
+#include "shared/vp-fileio.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -167,12 +169,13 @@ monotonic_ns (void)
 static guint64
 thread_exec_ns (const BpfSource *self, int pid, guint32 tid)
 {
-  char path[96];
+  char path[PATH_MAX], text[96];
   g_snprintf (path, sizeof path, "%s/%d/task/%u/schedstat", self->proc_root, pid, tid);
-  g_autofree char *text = NULL;
+  if (vp_read_small_file (path, text, sizeof text, NULL) <= 0)
+    return 0;
   char *end = NULL;
-  guint64 ns = g_file_get_contents (path, &text, NULL, NULL) ? g_ascii_strtoull (text, &end, 10) : 0;
-  return end && end != text && *end == ' ' ? ns : 0;
+  guint64 ns = g_ascii_strtoull (text, &end, 10);
+  return end != text && *end == ' ' ? ns : 0;
 }
 
 /* The slot's run time on one CPU, with what its thread still running there has run since it

@@ -23,6 +23,7 @@
 #include "host/inventory/qemu-managers.h"
 #include "shared/vp-channel.h"
 #include "shared/vp-error.h"
+#include "shared/vp-fileio.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -142,10 +143,8 @@ proxmox_args (const char *text)
 static gboolean
 pidfile_runs (const char *path)
 {
-  g_autofree char *text = NULL;
   guint64 pid;
-  return g_file_get_contents (path, &text, NULL, NULL) &&
-         g_ascii_string_to_unsigned (g_strstrip (text), 10, 1, G_MAXINT, &pid, NULL) && kill ((pid_t) pid, 0) == 0;
+  return vp_read_u64_file (path, &pid, NULL) && pid > 0 && pid <= G_MAXINT && kill ((pid_t) pid, 0) == 0;
 }
 
 static gint

@@ -267,12 +267,6 @@ is_moving (const VpVmInfo *vm)
   return vm->life.move != VP_MOVE_NONE;
 }
 
-static char *
-in_seconds (gint64 when_us, gint64 now_us)
-{
-  return g_strdup_printf ("%.0f s", MAX (0, when_us - now_us) / 1e6);
-}
-
 void
 vp_wire_plan (const VpWireSettings *settings, const VpVmInfo *vm, VpWireMemory *memory, gint64 now_us,
               VpWirePlan *plan)
@@ -395,9 +389,11 @@ vp_wire_plan (const VpWireSettings *settings, const VpVmInfo *vm, VpWireMemory *
     }
   if (memory->live_error && now_us < memory->live_retry_us)
     {
-      g_autofree char *when = in_seconds (memory->live_retry_us, now_us);
+      /* No countdown: the status is recomputed only when something changes. */
       plan->state = VP_WIRE_FAILED;
-      plan->reason = g_strdup_printf ("libvirt refused the hot-plug: %s; trying again in %s", memory->live_error, when);
+      plan->reason = g_strdup_printf ("libvirt refused the hot-plug (%u time%s in a row): %s; vpowerd tries again "
+                                      "after 2 s, doubling to at most 5 minutes", memory->live_failures,
+                                      memory->live_failures == 1 ? "" : "s", memory->live_error);
       return;
     }
   if (now_us < memory->live_retry_us)
