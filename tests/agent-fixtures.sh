@@ -112,7 +112,11 @@ vp_stop_vpowerd
 cp -R "$abs_top_srcdir/tests/data/powercap/single" "$work/live"
 live=$work/live
 max=$(cat "$live/intel-rapl:0/max_energy_range_uj")
-echo $((max - 1000)) >"$live/intel-rapl:0/energy_uj"
+# set_energy VALUE: the package's energy_uj, replaced whole (a rename), never seen empty, as sysfs
+# never shows it: `echo >` truncates first, and the agent sampling every 0.2 s could read the
+# empty file between the two and log it as an unreadable tree.
+set_energy () { printf '%s\n' "$1" >"$live/intel-rapl:0/.energy_uj" && mv "$live/intel-rapl:0/.energy_uj" "$live/intel-rapl:0/energy_uj"; }
+set_energy $((max - 1000))
 vp_start_agent "$work/agent.log" --root "$live" --interval 0.2
 vp_ok $? "serve answers on $AGENT_URL"
 scrape () { curl -fsS --max-time 5 "$AGENT_URL/metrics" >"$1"; }
@@ -124,13 +128,13 @@ vp_ok $? "the counter equals energy_uj, to the µJ"
 vp_ok $? "promtool check metrics accepts /metrics"
 sed 's/^/# /' "$work/promtool.out"
 
-echo 4000 >"$live/intel-rapl:0/energy_uj"      # wrapped: 5000 µJ later
+set_energy 4000      # wrapped: 5000 µJ later
 scrape "$work/m2"
 [ "$(vp_metric "$work/m2" "$package")" = "$(awk -v v=$((max + 4000)) 'BEGIN { printf "%.6f", v / 1e6 }')" ] &&
   [ "$(vp_metric "$work/m2" 'vpower_agent_wraps_total{zone="package-0",index="0"}')" = 1 ]
 vp_ok $? "a wrap at max_energy_range_uj adds the 5000 µJ that passed, and is counted"
 
-echo 1500 >"$live/intel-rapl:0/energy_uj"      # backwards, not near the top: a reset
+set_energy 1500      # backwards, not near the top: a reset
 scrape "$work/m3"
 [ "$(vp_metric "$work/m3" "$package")" = "$(awk -v v=$((max + 4000 + 1500)) 'BEGIN { printf "%.6f", v / 1e6 }')" ] &&
   [ "$(vp_metric "$work/m3" 'vpower_agent_resets_total{zone="package-0",index="0"}')" = 1 ]
