@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Daemon: vpowerd with a libvirt inventory stops cleanly on SIGTERM, every time, while it ticks.
+# Daemon: vpowerd with a libvirt inventory stops cleanly on SIGTERM, every time, while it ticks;
+# and, with its tree mounted, when the signal comes right after the mount, while its engine is
+# still starting.
 #
 # libvirt's event loop (the inventory's thread) iterates GLib's global default main context. The
 # engine's ticks used to live there too, so libvirt's thread could run a tick after the engine's
@@ -12,7 +14,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 vp_setup_workdir
-vp_plan 3
+vp_plan 4
 
 tries=10
 args=(--connect test:///default --sensor model --interval 0.1 --allow-fast-updates --state-dir "$work/state")
@@ -37,4 +39,27 @@ vp_ok $? "vpowerd follows libvirt's test driver (one running domain)"
 vp_ok $? "SIGTERM while it ticks: exit status 0 in each of $tries runs (got $stopped_clean)"
 [ "$saved" -eq "$tries" ] && ! grep -l "Another thread has acquired\|libvirt event loop" "$work"/vpowerd-*.log
 vp_ok $? "each run saved its counters, and libvirt's event loop never failed"
+
+# SIGTERM as soon as the tree is mounted: the mount holder passes it on to an engine that is still
+# loading (its BPF program, its inventory). It used to die of the signal then, without saving or
+# even making its state directory (tests/packages.sh: a stop right after a start); it now takes
+# the signal once it can, and stops cleanly.
+vp_require_fuse
+clean=0 statuses=()
+for try in $(seq 5); do
+  mkdir -p "$work/mnt-$try"
+  "$VPOWERD" --foreground --connect test:///default --sensor model --state-dir "$work/early-$try" \
+    --mount "$work/mnt-$try" --runtime-dir "$work/run-$try" --listen "127.0.0.1:$(vp_free_port)" \
+    >"$work/early-$try.log" 2>&1 &
+  early=$!
+  vp_wait_for 20 mountpoint -q "$work/mnt-$try"
+  kill -TERM "$early"; wait "$early"
+  status=$?
+  statuses+=("$status")
+  [ "$status" -eq 0 ] && [ -s "$work/early-$try/counters.state" ] && ! grep -q "killed by signal" "$work/early-$try.log" &&
+    clean=$((clean + 1))
+done
+vp_diag "exit statuses: ${statuses[*]}"
+[ "$clean" -eq 5 ]
+vp_ok $? "SIGTERM right after the mount, while the engine starts: it stops cleanly and saves, in each of 5 runs (got $clean)"
 vp_finish

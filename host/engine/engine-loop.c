@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <glib-unix.h>
+#include <pthread.h>
+#include <signal.h>
 #include <glib/gstdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -26,6 +28,18 @@ typedef struct {
 } EngineLoop;
 
 static gboolean on_tick (gpointer user_data);
+
+/* SIGTERM, SIGINT, SIGHUP. */
+static const sigset_t *
+stop_signals (void)
+{
+  static sigset_t set;
+  sigemptyset (&set);
+  sigaddset (&set, SIGTERM);
+  sigaddset (&set, SIGINT);
+  sigaddset (&set, SIGHUP);
+  return &set;
+}
 
 /* Attaches SOURCE, calling FUNC, to the engine's own main context; returns its id there. */
 static guint
@@ -165,6 +179,8 @@ run_on (GMainContext *context, const VpConfig *config, VpShm *shm, VpReadyFunc r
     attach (context, g_unix_signal_source_new (SIGINT), on_stop_signal, &self),
     attach (context, g_unix_signal_source_new (SIGHUP), on_sighup, &self),
   };
+  /* Handled from here: a stop that came while the engine started (vp_engine_run) is taken now. */
+  pthread_sigmask (SIG_UNBLOCK, stop_signals (), NULL);
 
   /* The first publication should list every defined VM, so that its
    * directory exists when vpowerd reports ready; libvirt usually answers in
@@ -198,6 +214,11 @@ run_on (GMainContext *context, const VpConfig *config, VpShm *shm, VpReadyFunc r
 int
 vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer user_data)
 {
+  /* Until run_on handles them, the stop signals wait: an engine asked to stop while it starts
+   * (loading the BPF program, connecting to libvirt) would otherwise die of SIGTERM's default
+   * action without saving, or making, its state (a stop right after a start: tests/packages.sh
+   * saw it). The threads it starts meanwhile keep them blocked, so they reach this one. */
+  pthread_sigmask (SIG_BLOCK, stop_signals (), NULL);
   /* The engine's timers, signal handlers and control socket live on a main
    * context of its own, made the thread's default before any of them is
    * made, not on GLib's global default one. libvirt's event loop (the

@@ -295,6 +295,15 @@ static void
 engine_child_setup (gpointer user_data)
 {
   pid_t holder_pid = GPOINTER_TO_INT (user_data);
+  /* The engine starts with the stop signals blocked (a mask survives exec), and takes them once
+   * it handles them (engine-loop.c): a stop right after a start is then a clean stop, with the
+   * counters saved, not a death by SIGTERM's default action while it loads. */
+  sigset_t stop;
+  sigemptyset (&stop);
+  sigaddset (&stop, SIGTERM);
+  sigaddset (&stop, SIGINT);
+  sigaddset (&stop, SIGHUP);
+  sigprocmask (SIG_BLOCK, &stop, NULL);
   /* The engine must not outlive the holder: nothing could supervise it. */
   prctl (PR_SET_PDEATHSIG, SIGTERM);
   if (getppid () != holder_pid)
