@@ -82,6 +82,31 @@ worker_main (void *data)
   return NULL;
 }
 
+/* Whether thread tid of this process sleeps in the kernel (its stat's state, field 3, is S). */
+static gboolean
+thread_sleeps (int tid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/self/task/%d/stat", tid);
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return FALSE;
+  const char *paren = strrchr (text, ')');
+  return paren && paren[1] == ' ' && paren[2] == 'S';
+}
+
+/* Returns once the worker is asleep in the kernel, waiting: its run time is then settled. Its
+ * broadcast lets this thread go on while it is still on its way into the wait: a few microseconds
+ * of run time, more under ASan, which a held read and a fresh one taken after it would see
+ * differently. Polled with a deadline. */
+static void
+worker_settle (Worker *worker)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!thread_sleeps (worker->tid) && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  g_assert_true (thread_sleeps (worker->tid));
+}
+
 static Worker *
 worker_start (int pin_cpu, guint burn_ms)
 {
@@ -95,10 +120,11 @@ worker_start (int pin_cpu, guint burn_ms)
   while (!worker->tid)
     g_cond_wait (&worker->cond, &worker->lock);
   g_mutex_unlock (&worker->lock);
+  worker_settle (worker);
   return worker;
 }
 
-/* Burns once and returns when the worker is waiting again: its run time is then settled. */
+/* Burns once and returns when the worker is waiting again, asleep (worker_settle). */
 static void
 worker_burn (Worker *worker)
 {
@@ -108,6 +134,7 @@ worker_burn (Worker *worker)
   while (worker->rounds_done != worker->rounds_asked)
     g_cond_wait (&worker->cond, &worker->lock);
   g_mutex_unlock (&worker->lock);
+  worker_settle (worker);
 }
 
 static void
