@@ -68,6 +68,16 @@ host_packages=(build-essential autoconf automake libtool pkg-config
 
 failed=0
 # report RELEASE PART LOG STATUS: the line for one part, from automake's test-suite summary.
+# explain_failures RELEASE PART: each failed check of the part's test-suite.log with the "#" lines
+# its test printed just before it (what it saw), so that CI's own output says why.
+explain_failures () {
+  local suite=$logs/$1-$2-test-suite.log
+  [ -f "$suite" ] || return 0
+  awk '/^# / { held[n++] = $0; next }
+       /^not ok/ { for (i = 0; i < n; i++) print held[i]; print }
+       { n = 0 }' "$suite" | head -40 | sed 's/^/  /'
+}
+
 report () {
   local release=$1 part=$2 log=$3 status=$4 pass fail error skip
   pass=$(sed -n 's/^# PASS: *//p' "$log" | tail -1)
@@ -81,6 +91,7 @@ report () {
     failed=1
     echo "$release $part: ${pass:-0} passed, $fail failed (see $log)"
     grep -E '^(FAIL|ERROR):|error:|Bail out' "$log" | head -10 | sed 's/^/  /'
+    explain_failures "$release" "$part"
     return
   fi
   [ "$fail" -eq 0 ] || failed=1

@@ -65,6 +65,18 @@ v = [x for x in json.load(sys.stdin)['vms'] if x['name'] == '$2']
 print(v[0]['state'] if v else 'absent')"
 }
 published_on () { [ "$(vm_state_on "$1" "$2")" = "$3" ]; }
+# explain VM: after a failed check, what each half saw: each host's state for VM, how many values
+# the guest read, its console's last lines (a stuck read shows as silence, or the kernel's hung
+# task report) and the last lines of each host's virtiofsd log.
+explain () {
+  vp_diag "$1: A shows $(vm_state_on "$URL_A" "$1"), B shows $(vm_state_on "$URL_B" "$1"); the guest read $(n_values "$1") values"
+  grep -v '^VP-VALUE' "$guest/$1.console" 2>/dev/null | tail -5 | sed "s/^/console: /" | while IFS= read -r line; do vp_diag "$line"; done
+  local log
+  for log in /var/log/libvirt/qemu/"$1"*virtiofsd.log "$work"/B/log/qemu/"$1"*virtiofsd.log; do
+    [ -f "$log" ] && tail -5 "$log" | while IFS= read -r line; do vp_diag "$(basename "$log"): $line"; done
+  done
+  return 1
+}
 migrate () {   # migrate VM FROM-URI TO-URI: the time it took and any error go to the log
   local start=$SECONDS status
   virsh -c "$2" migrate --live "$1" "$3" --migrateuri "tcp://127.0.0.1:$(vp_free_port)" >"$work/migrate.err" 2>&1
@@ -160,19 +172,19 @@ if [ "$vfs_migrates" = yes ]; then
   migrate "$vfs" "$URI_A" "$URI_B"
   vp_ok $? "virtiofs: virsh migrate --live A -> B succeeds with the share mounted in the guest"
   seen=$(n_values "$vfs")
-  vp_wait_for 10 published_on "$URL_B" "$vfs" running && vp_wait_for 20 reads_go_on "$vfs" "$seen" 4
+  vp_wait_for 10 published_on "$URL_B" "$vfs" running && vp_wait_for 20 reads_go_on "$vfs" "$seen" 4 || explain "$vfs"
   vp_ok $? "virtiofs: B publishes the VM, running, and the guest reads on from B's tree"
   migrate "$vfs" "$URI_B" "$URI_A"
   vp_ok $? "virtiofs: virsh migrate --live B -> A succeeds"
   seen=$(n_values "$vfs")
   vp_wait_for 10 published_on "$URL_A" "$vfs" running && vp_wait_for 10 published_on "$URL_B" "$vfs" absent &&
-    vp_wait_for 20 reads_go_on "$vfs" "$seen" 4
+    vp_wait_for 20 reads_go_on "$vfs" "$seen" 4 || explain "$vfs"
   vp_ok $? "virtiofs: back on A, published there again and gone from B, the guest reads on"
   virsh -c "$URI_A" save "$vfs" "$work/$vfs.save" >>"$work/setup.log" 2>&1 &&
     virsh -c "$URI_A" restore "$work/$vfs.save" >>"$work/setup.log" 2>&1
   vp_ok $? "virtiofs: virsh save, then restore, on A"
   seen=$(n_values "$vfs")
-  vp_wait_for 10 published_on "$URL_A" "$vfs" running && vp_wait_for 20 reads_go_on "$vfs" "$seen" 4
+  vp_wait_for 10 published_on "$URL_A" "$vfs" running && vp_wait_for 20 reads_go_on "$vfs" "$seen" 4 || explain "$vfs"
   vp_ok $? "virtiofs: restored, the guest reads on"
   visits="A B A"
 else
