@@ -16,6 +16,7 @@ libvirt_packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu
 # (s-tui, and prometheus/procfs built from Debian's Go source package); clang for the fuzz smoke run.
 test_packages=(prometheus prometheus-node-exporter busybox-static curl python3 xz-utils cpio openssl file
                s-tui golang-go golang-github-prometheus-procfs-dev
+               libxml2-utils python3-yaml   # libvirt's schema check and the manifests (kubevirt-hook.sh)
                clang libclang-rt-dev)   # libFuzzer, for scripts/fuzz.sh
 
 # Debian packages and the RPM spec (scripts/build-deb.sh, tests/packages.sh): debhelper and lintian,
