@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include "host/channel/channel.h"
+#include "host/inventory/foreign-root.h"
 #include "host/inventory/inventory.h"
 #include "shared/vp-channel.h"
 #include "shared/vp-error.h"
@@ -39,6 +40,7 @@ typedef struct {
   char *name;
   char *path;                 /* the socket, as the inventory last gave it */
   int peer_pid;               /* not 0: the process that must be listening on it */
+  int root_pid;               /* not 0: path is inside this process's root (VpVmInfo.channel_root_pid) */
   int fd;                     /* -1 while not connected */
   gint64 retry_at_us;
   guint retry_ms;
@@ -144,16 +146,55 @@ link_failed (Link *link, const char *what, int saved_errno, gint64 now_us)
   link->retry_at_us = now_us + (gint64) link->retry_ms * 1000;
 }
 
-static void
-link_connect (VpChannels *channels, Link *link, gint64 now_us)
+/* Connects link->fd to a path inside a pod's QEMU's root, resolved there: a symlink the tenant
+ * planted cannot lead to a host socket. */
+static gboolean
+connect_in_root (Link *link, int *saved_errno)
+{
+  g_autoptr (GError) error = NULL;
+  int root_fd = vp_foreign_root_open (link->root_pid, &error);
+  gboolean ok = root_fd >= 0 && vp_foreign_root_connect (root_fd, link->path, link->fd, &error);
+  *saved_errno = errno;
+  if (root_fd >= 0)
+    close (root_fd);
+  return ok;
+}
+
+static gboolean
+connect_path (Link *link, int *saved_errno)
 {
   struct sockaddr_un address = { .sun_family = AF_UNIX };
   if (strlen (link->path) >= sizeof address.sun_path)
     {
-      link_failed (link, "cannot use", ENAMETOOLONG, now_us);
-      return;
+      *saved_errno = ENAMETOOLONG;
+      return FALSE;
     }
   strcpy (address.sun_path, link->path);
+  gboolean ok = connect (link->fd, (struct sockaddr *) &address, sizeof address) == 0;
+  *saved_errno = errno;
+  return ok;
+}
+
+/* Whether the process listening on the connected link is the one that should: the QEMU whose
+ * command line named the socket, or, for a pod's QEMU, a process of that pod (its libvirt opens
+ * the socket and hands it to QEMU). */
+static gboolean
+right_listener (const Link *link, int *listener)
+{
+  struct ucred peer = { 0 };
+  socklen_t peer_size = sizeof peer;
+  if (getsockopt (link->fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) != 0)
+    return FALSE;
+  *listener = (int) peer.pid;
+  if (link->root_pid)
+    return peer.pid > 0 && vp_foreign_root_same_mount_ns ((int) peer.pid, link->root_pid) &&
+           !vp_foreign_root_same_mount_ns ((int) peer.pid, getpid ());
+  return !link->peer_pid || peer.pid == link->peer_pid;
+}
+
+static void
+link_connect (VpChannels *channels, Link *link, gint64 now_us)
+{
   link->fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (link->fd < 0)
     {
@@ -163,29 +204,34 @@ link_connect (VpChannels *channels, Link *link, gint64 now_us)
   int size = SEND_BUFFER_BYTES;
   setsockopt (link->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
   /* A unix socket connects at once or fails at once (EAGAIN: QEMU's backlog is full). */
-  if (connect (link->fd, (struct sockaddr *) &address, sizeof address) != 0)
+  int saved_errno = 0;
+  if (!(link->root_pid ? connect_in_root (link, &saved_errno) : connect_path (link, &saved_errno)))
     {
-      link_failed (link, "cannot connect to", errno, now_us);
+      link_failed (link, saved_errno == ENAMETOOLONG ? "cannot use" : "cannot connect to", saved_errno, now_us);
       return;
     }
-  if (link->peer_pid)
+  int listener = 0;
+  if ((link->peer_pid || link->root_pid) && !right_listener (link, &listener))
     {
-      struct ucred peer = { 0 };
-      socklen_t peer_size = sizeof peer;
-      if (getsockopt (link->fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) != 0 || peer.pid != link->peer_pid)
+      /* Not the VM's QEMU: its command line named someone else's socket, or the pod's path led
+       * to a socket of another. */
+      if (!link->failure_logged)
         {
-          /* Not the VM's QEMU: its command line named someone else's socket. */
-          if (!link->failure_logged)
+          if (link->root_pid)
+            g_warning ("channel of %s: %s in QEMU %d's root is not its pod's socket (process %d listens on "
+                       "it); not used", link->name, link->path, link->root_pid, listener);
+          else
             g_warning ("channel of %s: %s is not QEMU %d's own socket (process %d listens on it); not used",
-                       link->name, link->path, link->peer_pid, (int) peer.pid);
-          link->failure_logged = TRUE;
-          link_close (link);
-          link->retry_ms = RETRY_MAX_MS;
-          link->retry_at_us = now_us + (gint64) RETRY_MAX_MS * 1000;
-          return;
+                       link->name, link->path, link->peer_pid, listener);
         }
+      link->failure_logged = TRUE;
+      link_close (link);
+      link->retry_ms = RETRY_MAX_MS;
+      link->retry_at_us = now_us + (gint64) RETRY_MAX_MS * 1000;
+      return;
     }
-  g_message ("channel of %s: connected to %s", link->name, link->path);
+  g_message ("channel of %s: connected to %s%s", link->name, link->path,
+             link->root_pid ? " in its pod" : "");
   link->failure_logged = FALSE;
   link->retry_ms = 0;
   channels->stats.connects++;
@@ -294,13 +340,15 @@ vp_channels_send (VpChannels *channels, const VpSnapshot *snapshot, const GPtrAr
           g_free (link->name);
           link->name = g_strdup (info->name);
         }
-      if (g_strcmp0 (link->path, info->channel_path) != 0 || link->peer_pid != info->channel_peer_pid)
+      if (g_strcmp0 (link->path, info->channel_path) != 0 || link->peer_pid != info->channel_peer_pid ||
+          link->root_pid != info->channel_root_pid)
         {
           /* A new socket (start, restore, migration in, hot-plug): connect now. */
           link_close (link);
           g_free (link->path);
           link->path = g_strdup (info->channel_path);
           link->peer_pid = info->channel_peer_pid;
+          link->root_pid = info->channel_root_pid;
           link->retry_at_us = 0;
           link->retry_ms = 0;
           link->failure_logged = FALSE;

@@ -33,6 +33,7 @@ vp_vm_info_copy (const VpVmInfo *vm)
   copy->has_virtiofs = vm->has_virtiofs;
   copy->channel_path = g_strdup (vm->channel_path);
   copy->channel_peer_pid = vm->channel_peer_pid;
+  copy->channel_root_pid = vm->channel_root_pid;
   copy->life = vm->life;
   copy->labels = g_strdupv (vm->labels);
   copy->from_libvirt = vm->from_libvirt;

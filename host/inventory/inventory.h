@@ -22,6 +22,9 @@ typedef struct {
   char *channel_path;   /* its socket while running (from the live XML), or NULL */
   int channel_peer_pid; /* not 0: the socket must be this process's own (SO_PEERCRED), as a path
                          * read from a command line anyone may write could name any socket */
+  int channel_root_pid; /* not 0: channel_path is inside this process's root (a pod's QEMU), resolved
+                         * there (foreign-root.h), and whoever listens on it must share that
+                         * process's mount namespace (libvirt in the pod opens it for QEMU) */
   VpLifecycle life;     /* migration and arrival, from libvirt's events (lifecycle.h) */
   char **labels;        /* who it belongs to: label pairs from its <metadata> (vp-metadata.h), or NULL */
   /* What wiring needs (host/wiring/wire-plan.h): */

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vpowerd: files and sockets inside another process's root, resolved there (foreign-root.h). */
+#include "config.h"
+
+#include "host/inventory/foreign-root.h"
+#include "shared/vp-error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int
+vp_foreign_root_open (int pid, GError **error)
+{
+  char path[64];
+  g_snprintf (path, sizeof path, "/proc/%d/root", pid);
+  int fd = open (path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, VP_ERROR, VP_ERROR_IO, "cannot open %s: %s", path, g_strerror (saved));
+      errno = saved;
+    }
+  return fd;
+}
+
+int
+vp_foreign_root_openat (int root_fd, const char *path, int flags, GError **error)
+{
+  /* RESOLVE_IN_ROOT: "/" and ".." stop at root_fd, and so do absolute symlinks. No magic links:
+   * a /proc/self/... in the pod would otherwise lead anywhere. */
+  struct open_how how = {
+    .flags = (guint64) (flags | O_CLOEXEC),
+    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+  };
+  int fd;
+  do
+    fd = (int) syscall (SYS_openat2, root_fd, path, &how, sizeof how);
+  while (fd < 0 && errno == EAGAIN);   /* a rename raced the lookup: the kernel asks to retry */
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, VP_ERROR, VP_ERROR_IO, "cannot open %s in the process's root: %s", path,
+                   g_strerror (saved));
+      errno = saved;
+    }
+  return fd;
+}
+
+char *
+vp_foreign_root_read_file (int root_fd, const char *path, gsize max_bytes, GError **error)
+{
+  /* O_NONBLOCK: a FIFO planted at the path must not hold the caller; it is refused below. */
+  int fd = vp_foreign_root_openat (root_fd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, error);
+  if (fd < 0)
+    return NULL;
+  struct stat st;
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      g_set_error (error, VP_ERROR, VP_ERROR_IO, "%s in the process's root is not a regular file", path);
+      close (fd);
+      return NULL;
+    }
+  if ((guint64) st.st_size > max_bytes)
+    {
+      g_set_error (error, VP_ERROR, VP_ERROR_IO, "%s in the process's root is larger than %" G_GSIZE_FORMAT " bytes",
+                   path, max_bytes);
+      close (fd);
+      return NULL;
+    }
+  /* One byte more than allowed tells a file that grew since the fstat. */
+  g_autofree char *text = g_malloc (max_bytes + 2);
+  gsize used = 0;
+  while (used < max_bytes + 1)
+    {
+      gssize n = read (fd, text + used, max_bytes + 1 - used);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          int saved = errno;
+          g_set_error (error, VP_ERROR, VP_ERROR_IO, "cannot read %s in the process's root: %s", path,
+                       g_strerror (saved));
+          close (fd);
+          return NULL;
+        }
+      if (n == 0)
+        break;
+      used += (gsize) n;
+    }
+  close (fd);
+  if (used > max_bytes)
+    {
+      g_set_error (error, VP_ERROR, VP_ERROR_IO, "%s in the process's root is larger than %" G_GSIZE_FORMAT " bytes",
+                   path, max_bytes);
+      return NULL;
+    }
+  text[used] = '\0';
+  return g_steal_pointer (&text);
+}
+
+gboolean
+vp_foreign_root_connect (int root_fd, const char *path, int sock, GError **error)
+{
+  int fd = vp_foreign_root_openat (root_fd, path, O_PATH, error);
+  if (fd < 0)
+    return FALSE;
+  struct stat st;
+  if (fstat (fd, &st) != 0 || !S_ISSOCK (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, VP_ERROR, VP_ERROR_IO, "%s in the process's root is not a socket", path);
+      errno = ENOTSOCK;
+      return FALSE;
+    }
+  /* connect() looks its path up again; through the descriptor's own /proc link it reaches the
+   * inode opened above and nothing else. */
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  g_snprintf (address.sun_path, sizeof address.sun_path, "/proc/self/fd/%d", fd);
+  int status = connect (sock, (struct sockaddr *) &address, sizeof address);
+  int saved = errno;
+  close (fd);
+  if (status != 0)
+    {
+      g_set_error (error, VP_ERROR, VP_ERROR_IO, "cannot connect to %s in the process's root: %s", path,
+                   g_strerror (saved));
+      errno = saved;
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+vp_foreign_root_same_mount_ns (int pid_a, int pid_b)
+{
+  char path_a[64], path_b[64];
+  struct stat a, b;
+  g_snprintf (path_a, sizeof path_a, "/proc/%d/ns/mnt", pid_a);
+  g_snprintf (path_b, sizeof path_b, "/proc/%d/ns/mnt", pid_b);
+  return stat (path_a, &a) == 0 && stat (path_b, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
