@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Fuzz: who a VM belongs to, from a domain's <metadata> (shared/vp-metadata.c), and what else it
- * says: which manager wrote it, and vpower's wiring opt-out.
+ * says: which manager wrote it, vpower's wiring opt-out, KubeVirt's VMI UID.
  *
  * Whatever the XML, what comes out must be safe to put in an exposition:
  * known or "label_" names, at most the bounded count, values of at most
@@ -35,12 +35,19 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_auto (GStrv) labels = vp_metadata_parse ((const char *) data, (gssize) size, &ignored, &facts, &error);
   if (!labels)
     return 0;
-  static const char *const managers[] = { "nova", "opennebula", "ovirt", "virt-install" };
+  static const char *const managers[] = { "nova", "opennebula", "ovirt", "virt-install", "kubevirt" };
   gboolean known = !facts.manager;
   for (gsize i = 0; i < G_N_ELEMENTS (managers) && !known; i++)
     known = g_str_equal (facts.manager, managers[i]);
   if (!known)
     abort ();
+  /* KubeVirt's <uid>: a UID or nothing, never whatever the XML held. */
+  gsize uid_length = strnlen (facts.kubevirt_uid, sizeof facts.kubevirt_uid);
+  if (uid_length != 0 && uid_length != 36)
+    abort ();
+  for (gsize i = 0; i < uid_length; i++)
+    if (!g_ascii_isxdigit (facts.kubevirt_uid[i]) && facts.kubevirt_uid[i] != '-')
+      abort ();
   guint n = g_strv_length (labels);
   if (n % 2 || n / 2 > 6 + VP_METADATA_FREE_LABELS_MAX)
     abort ();

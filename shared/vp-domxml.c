@@ -9,6 +9,7 @@
 #include "shared/vp-domxml.h"
 #include "shared/vp-channel.h"
 #include "shared/vp-error.h"
+#include "shared/vp-fileio.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -146,6 +147,11 @@ typedef struct {
   gboolean has_channel;
   char *channel_path;
   gboolean has_virtio_serial;
+  gboolean is_status;             /* the document is a <domstatus> */
+  int status_pid;
+  gboolean in_domain;             /* inside the (first) <domain> */
+  gboolean domain_seen;
+  int base;                       /* the depth of <domain>, less one */
 } ParseState;
 
 static void
@@ -158,12 +164,33 @@ on_start (GMarkupParseContext *context, const char *element, const char **attr_n
 
   if (state->depth == 1)
     {
-      if (!g_str_equal (element, "domain"))
+      /* libvirt's status file (its run directory's NAME.xml) wraps the live domain. */
+      if (g_str_equal (element, "domstatus"))
+        {
+          const char *pid = vp_markup_attribute (attr_names, attr_values, "pid");
+          guint64 value;
+          state->is_status = TRUE;
+          if (pid && vp_parse_u64 (pid, &value) && value > 0 && value <= G_MAXINT)
+            state->status_pid = (int) value;
+        }
+      else if (g_str_equal (element, "domain"))
+        state->in_domain = TRUE;
+      else
         g_set_error (error, VP_ERROR, VP_ERROR_PARSE, "the document is a <%s>, not a <domain>", element);
       return;
     }
+  if (state->is_status && state->depth == 2 && g_str_equal (element, "domain") && !state->domain_seen)
+    {
+      state->in_domain = TRUE;
+      state->base = 1;
+      return;
+    }
+  if (!state->in_domain)
+    return;
+  /* From here, depths are the domain's own: 1 is <domain>. */
+  const int depth = state->depth - state->base;
   /* Only the domain's own children count: disks have <seclabel>s too. */
-  if (state->depth == 2)
+  if (depth == 2)
     {
       if (g_str_equal (element, "name"))
         state->capture = &state->name;
@@ -187,25 +214,25 @@ on_start (GMarkupParseContext *context, const char *element, const char **attr_n
       else if (g_str_equal (element, "devices"))
         state->in_devices = TRUE;
     }
-  else if (state->depth == 3 && state->in_dac_seclabel && g_str_equal (element, "label"))
+  else if (depth == 3 && state->in_dac_seclabel && g_str_equal (element, "label"))
     state->capture = &state->label;
   /* libvirt's formatdomain: virtiofs needs <access mode='shared'/> here. */
-  else if (state->depth == 3 && state->in_memory_backing && g_str_equal (element, "access"))
+  else if (depth == 3 && state->in_memory_backing && g_str_equal (element, "access"))
     state->shared_memory |= g_strcmp0 (vp_markup_attribute (attr_names, attr_values, "mode"), "shared") == 0;
-  else if (state->depth == 3 && state->in_devices && g_str_equal (element, "filesystem"))
+  else if (depth == 3 && state->in_devices && g_str_equal (element, "filesystem"))
     {
       state->filesystem = g_new0 (VpDomainFilesystem, 1);
       g_ptr_array_add (state->filesystems, state->filesystem);
     }
-  else if (state->depth == 3 && state->in_devices && g_str_equal (element, "controller"))
+  else if (depth == 3 && state->in_devices && g_str_equal (element, "controller"))
     state->has_virtio_serial |= g_strcmp0 (vp_markup_attribute (attr_names, attr_values, "type"), "virtio-serial") == 0;
-  else if (state->depth == 3 && state->in_devices && g_str_equal (element, "channel"))
+  else if (depth == 3 && state->in_devices && g_str_equal (element, "channel"))
     {
       state->in_unix_channel = g_strcmp0 (vp_markup_attribute (attr_names, attr_values, "type"), "unix") == 0;
       state->channel_is_vpower = FALSE;
       g_clear_pointer (&state->channel_source, g_free);
     }
-  else if (state->depth == 4 && state->in_unix_channel)
+  else if (depth == 4 && state->in_unix_channel)
     {
       const char *path = vp_markup_attribute (attr_names, attr_values, "path");
       if (g_str_equal (element, "source") && path && !state->channel_source)
@@ -214,7 +241,7 @@ on_start (GMarkupParseContext *context, const char *element, const char **attr_n
         state->channel_is_vpower = g_strcmp0 (vp_markup_attribute (attr_names, attr_values, "type"), "virtio") == 0 &&
                                    g_strcmp0 (vp_markup_attribute (attr_names, attr_values, "name"), VP_CHANNEL_PORT_NAME) == 0;
     }
-  else if (state->depth == 4 && state->filesystem)
+  else if (depth == 4 && state->filesystem)
     {
       char **field = g_str_equal (element, "driver") ? &state->filesystem->driver
                    : g_str_equal (element, "source") ? &state->filesystem->source_dir
@@ -229,15 +256,23 @@ static void
 on_end (GMarkupParseContext *context, const char *element, gpointer user_data, GError **error)
 {
   ParseState *state = user_data;
-  if (state->depth == 2 && g_str_equal (element, "seclabel"))
+  const int depth = state->depth - state->base;
+  if (!state->in_domain)
+    ;
+  else if (depth == 1)
+    {
+      state->in_domain = FALSE;
+      state->domain_seen = TRUE;
+    }
+  else if (depth == 2 && g_str_equal (element, "seclabel"))
     state->in_dac_seclabel = FALSE;
-  else if (state->depth == 2 && g_str_equal (element, "memoryBacking"))
+  else if (depth == 2 && g_str_equal (element, "memoryBacking"))
     state->in_memory_backing = FALSE;
-  else if (state->depth == 2 && g_str_equal (element, "devices"))
+  else if (depth == 2 && g_str_equal (element, "devices"))
     state->in_devices = FALSE;
-  else if (state->depth == 3 && g_str_equal (element, "filesystem"))
+  else if (depth == 3 && g_str_equal (element, "filesystem"))
     state->filesystem = NULL;
-  else if (state->depth == 3 && g_str_equal (element, "channel") && state->in_unix_channel)
+  else if (depth == 3 && g_str_equal (element, "channel") && state->in_unix_channel)
     {
       /* The first vpower channel counts; libvirt refuses a second one. */
       if (state->channel_is_vpower && !state->has_channel)
@@ -281,6 +316,11 @@ vp_domain_xml_parse (const char *text, gssize length, GError **error)
       g_set_error (error, VP_ERROR, VP_ERROR_PARSE, "domain XML: %s", local->message);
       return NULL;
     }
+  if (state.is_status && !state.domain_seen)
+    {
+      g_set_error (error, VP_ERROR, VP_ERROR_PARSE, "domain status XML: no <domain>");
+      return NULL;
+    }
   if (!name || !uuid)
     {
       g_set_error (error, VP_ERROR, VP_ERROR_PARSE, "domain XML: no <%s>", name ? "uuid" : "name");
@@ -294,6 +334,7 @@ vp_domain_xml_parse (const char *text, gssize length, GError **error)
   xml->has_channel = state.has_channel;
   xml->channel_path = g_steal_pointer (&channel_path);
   xml->has_virtio_serial = state.has_virtio_serial;
+  xml->status_pid = state.status_pid;
   if (label && !state.dac_none)
     {
       g_autoptr (GError) label_error = NULL;

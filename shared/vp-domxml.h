@@ -27,6 +27,8 @@ typedef struct {
   gboolean has_channel;
   char *channel_path;     /* <source path>, or NULL */
   gboolean has_virtio_serial; /* a <controller type='virtio-serial'>: a channel can be hot-plugged */
+  int status_pid;         /* libvirt's status file (<domstatus pid='N'><domain>...): QEMU's PID as
+                           * libvirt saw it (in its own PID namespace); 0 otherwise */
 } VpDomainXml;
 
 /* The value of attribute wanted among a GMarkup start element's, or NULL. */
@@ -35,7 +37,8 @@ const char *vp_markup_attribute (const char **names, const char **values, const 
 void vp_domain_xml_free (VpDomainXml *xml);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VpDomainXml, vp_domain_xml_free)
 
-/* Parses a <domain> document (inactive, live or a hook's stdin). Fails when
+/* Parses a <domain> document (inactive, live or a hook's stdin), or libvirt's status file, a
+ * <domstatus> that holds the live <domain>. Fails when
  * it is not well-formed or lacks <name> or <uuid>; an unusable DAC label is
  * not an error (owner_known stays FALSE). */
 /* TRUE when fs is a virtiofs share (anything else libvirt calls a mount is 9p). */

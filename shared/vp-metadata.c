@@ -19,7 +19,8 @@
 #include <string.h>
 
 typedef enum {
-  SOURCE_NOVA, SOURCE_OPENNEBULA, SOURCE_VPOWER, SOURCE_WIRING, SOURCE_LIBOSINFO, SOURCE_OVIRT, N_SOURCES,
+  SOURCE_NOVA, SOURCE_OPENNEBULA, SOURCE_VPOWER, SOURCE_WIRING, SOURCE_LIBOSINFO, SOURCE_OVIRT, SOURCE_KUBEVIRT,
+  N_SOURCES,
   SOURCE_NONE = -1
 } Source;
 enum { VM_NAME, PROJECT_ID, PROJECT, USER_ID, USER, FLAVOR, N_OWNER };
@@ -37,12 +38,13 @@ static const struct {
   { VP_METADATA_NS_WIRING, SOURCE_WIRING },
   { VP_METADATA_NS_LIBOSINFO, SOURCE_LIBOSINFO },
   { VP_METADATA_NS_OVIRT, SOURCE_OVIRT },
+  { VP_METADATA_NS_KUBEVIRT, SOURCE_KUBEVIRT },
 };
 
 /* The manager each source's presence names (VpMetadataFacts). */
 static const char *const source_managers[N_SOURCES] = {
   [SOURCE_NOVA] = "nova", [SOURCE_OPENNEBULA] = "opennebula", [SOURCE_LIBOSINFO] = "virt-install",
-  [SOURCE_OVIRT] = "ovirt",
+  [SOURCE_OVIRT] = "ovirt", [SOURCE_KUBEVIRT] = "kubevirt",
 };
 
 /* Where each cloud keeps an owner label: the path of local names from its
@@ -69,6 +71,9 @@ static const struct {
 
 #define VPOWER_LABEL_PATH "labels/label"
 #define WIRING_PATH "wiring"
+#define KUBEVIRT_UID_PATH "kubevirt/uid"
+/* capture_label's value while KubeVirt's <uid> is read. */
+#define CAPTURE_KUBEVIRT_UID (-3)
 /* capture_label's value while the wiring element's text is read. */
 #define CAPTURE_WIRING (-2)
 /* Text kept of one element, before it is cut to VP_METADATA_VALUE_MAX. */
@@ -78,6 +83,8 @@ typedef struct {
   int depth;
   int metadata_depth;       /* depth of <metadata> while inside it, else 0 */
   gboolean metadata_seen;   /* only the first <metadata> counts, as in libvirt */
+  gboolean in_status;       /* the document is libvirt's status file, a <domstatus> */
+  gboolean in_status_domain; /* the depth-2 element being read is that file's <domain> */
   GPtrArray *declarations;  /* xmlns in scope: depth (as pointer), prefix, uri, ... */
   Source source;            /* of the element under <metadata> being read */
   const char *source_uri;
@@ -197,8 +204,13 @@ on_start (GMarkupParseContext *context, const char *element, const char **attr_n
       }
   if (!state->metadata_depth)
     {
+      if (state->depth == 1)
+        state->in_status = g_str_equal (element, "domstatus");
+      if (state->depth == 2)
+        state->in_status_domain = state->in_status && g_str_equal (element, "domain");
+      /* A bare <metadata>, a <domain>'s, or, in libvirt's status file, its live <domain>'s. */
       if (g_str_equal (element, "metadata") && !state->metadata_seen &&
-          (state->depth == 1 || state->depth == 2))
+          (state->in_status ? state->depth == 3 && state->in_status_domain : state->depth <= 2))
         state->metadata_depth = state->depth;
       return;
     }
@@ -257,6 +269,11 @@ on_start (GMarkupParseContext *context, const char *element, const char **attr_n
       capture = TRUE;
       state->capture_label = CAPTURE_WIRING;
     }
+  if (state->source == SOURCE_KUBEVIRT && g_str_equal (state->path->str, KUBEVIRT_UID_PATH))
+    {
+      capture = TRUE;
+      state->capture_label = CAPTURE_KUBEVIRT_UID;
+    }
   /* A child's text is not its parent's; the parent's own text still is. */
   if (capture)
     {
@@ -276,6 +293,16 @@ on_end (GMarkupParseContext *context, const char *element, gpointer user_data, G
         {
           g_autofree char *word = g_strstrip (g_ascii_strdown (state->capture->str, -1));
           state->facts.wiring_off |= g_str_equal (word, "off");
+        }
+      else if (state->capture_label == CAPTURE_KUBEVIRT_UID)
+        {
+          /* A Kubernetes UID: 36 characters of hex and '-'; anything else is not kept. */
+          g_autofree char *uid = g_strstrip (g_strdup (state->capture->str));
+          gboolean fit = strlen (uid) == 36;
+          for (const char *p = uid; fit && *p; p++)
+            fit = g_ascii_isxdigit (*p) || *p == '-';
+          if (fit && !state->facts.kubevirt_uid[0])
+            g_strlcpy (state->facts.kubevirt_uid, uid, sizeof state->facts.kubevirt_uid);
         }
       else if (state->capture_label >= 0)
         set_owner (state, state->source, state->capture_label, state->capture->str);

@@ -17,6 +17,8 @@
 /* Who else writes domain definitions, told by their own metadata. */
 #define VP_METADATA_NS_LIBOSINFO "http://libosinfo.org/xmlns/libvirt/domain/1.0"   /* virt-install, virt-manager */
 #define VP_METADATA_NS_OVIRT "http://ovirt.org/vm/1.0"
+/* KubeVirt's virt-launcher: <kubevirt xmlns="http://kubevirt.io"><uid>VMI-UID</uid>... */
+#define VP_METADATA_NS_KUBEVIRT "http://kubevirt.io"
 
 /* Bounds, so that hostile metadata cannot blow up an exposition. */
 #define VP_METADATA_VALUE_MAX 128     /* bytes of a value, cut at a character boundary */
@@ -40,10 +42,11 @@ char **vp_metadata_labels_parse (const char *text, gssize length, guint *ignored
 /* What the metadata says beyond the labels. */
 typedef struct {
   /* Who wrote the definition, from its own metadata: "nova", "opennebula", "ovirt",
-   * "virt-install" (libosinfo's, which virt-install and virt-manager write), or NULL. A static
+   * "virt-install" (libosinfo's, which virt-install and virt-manager write), "kubevirt", or NULL. A static
    * string. */
   const char *manager;
   gboolean wiring_off;     /* vpower's <wiring>off</wiring>: leave this VM's wiring alone */
+  char kubevirt_uid[37];   /* KubeVirt's <uid>: the VMI's UID, or "" */
 } VpMetadataFacts;
 
 /* vp_metadata_labels_parse, and the facts (may be NULL) from the same pass. */

@@ -217,7 +217,7 @@ static void
 test_own_process_root (void)
 {
   g_autoptr (GError) error = NULL;
-  int root = vp_foreign_root_open (getpid (), &error);
+  int root = vp_foreign_root_open ("/proc", getpid (), &error);
   g_assert_no_error (error);
   g_assert_cmpint (root, >=, 0);
   g_autofree char *text = vp_foreign_root_read_file (root, "/proc/self/comm", 64, &error);
@@ -225,7 +225,7 @@ test_own_process_root (void)
   g_assert_no_error (error);
   g_assert_nonnull (text);
   close (root);
-  g_assert_cmpint (vp_foreign_root_open (G_MAXINT, &error), <, 0);
+  g_assert_cmpint (vp_foreign_root_open ("/proc", G_MAXINT, &error), <, 0);
   g_assert_error (error, VP_ERROR, VP_ERROR_IO);
 }
 
@@ -233,8 +233,8 @@ test_own_process_root (void)
 static void
 test_same_mount_ns (void)
 {
-  g_assert_true (vp_foreign_root_same_mount_ns (getpid (), getpid ()));
-  g_assert_false (vp_foreign_root_same_mount_ns (getpid (), G_MAXINT));
+  g_assert_true (vp_foreign_root_same_mount_ns ("/proc", getpid (), getpid ()));
+  g_assert_false (vp_foreign_root_same_mount_ns ("/proc", getpid (), G_MAXINT));
   if (geteuid () != 0)
     {
       g_test_skip ("unshare --mount needs root");
@@ -248,10 +248,14 @@ test_same_mount_ns (void)
   g_assert_no_error (error);
   /* The child is in our namespace until unshare(2) runs: polled, with a deadline. */
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (vp_foreign_root_same_mount_ns (getpid (), child) && g_get_monotonic_time () < deadline)
+  while (vp_foreign_root_same_mount_ns ("/proc", getpid (), child) && g_get_monotonic_time () < deadline)
     g_usleep (10000);
-  g_assert_false (vp_foreign_root_same_mount_ns (getpid (), child));
-  g_assert_true (vp_foreign_root_same_mount_ns (child, child));
+  g_assert_false (vp_foreign_root_same_mount_ns ("/proc", getpid (), child));
+  g_assert_true (vp_foreign_root_other_mount_ns ("/proc", getpid (), child));
+  g_assert_true (vp_foreign_root_same_mount_ns ("/proc", child, child));
+  g_assert_false (vp_foreign_root_other_mount_ns ("/proc", child, child));
+  /* Unknown is neither. */
+  g_assert_false (vp_foreign_root_other_mount_ns ("/proc", child, G_MAXINT));
   kill (child, SIGKILL);
   waitpid (child, NULL, 0);
   g_spawn_close_pid (child);

@@ -174,6 +174,7 @@ test_no_controller_advice (void)
     {
       g_autoptr (VpVmInfo) vm = libvirt_vm ("bare", 9, FALSE);
       vm->manager = cases[i].manager;
+      vm->labels = g_strsplit ("vm_name|vmi1|project|ns1", "|", -1);
       VpWireMemory memory = { 0 };
       gboolean attach, define;
       g_autofree char *reason = NULL;
@@ -276,11 +277,13 @@ test_manual (void)
     { "lxd", "vpowerctl wiring --lxd --all" },
     { "ganeti", "vpowerctl wiring --ganeti --all" },
     { "qemu", "vpowerctl wiring 101 --qemu" },
+    { "kubevirt", "deploy/kubevirt/configmap.yaml in namespace ns1" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autoptr (VpVmInfo) vm = vp_vm_info_new ("101", "8d1c8a36-6f3e-4b0e-9b8e-00000000b001", "running", 5);
       vm->manager = cases[i].manager;
+      vm->labels = g_strsplit ("vm_name|vmi1|project|ns1", "|", -1);
       VpWireMemory memory = { 0 };
       gboolean attach, define;
       g_autofree char *reason = NULL;

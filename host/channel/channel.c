@@ -152,7 +152,7 @@ static gboolean
 connect_in_root (Link *link, int *saved_errno)
 {
   g_autoptr (GError) error = NULL;
-  int root_fd = vp_foreign_root_open (link->root_pid, &error);
+  int root_fd = vp_foreign_root_open ("/proc", link->root_pid, &error);
   gboolean ok = root_fd >= 0 && vp_foreign_root_connect (root_fd, link->path, link->fd, &error);
   *saved_errno = errno;
   if (root_fd >= 0)
@@ -187,8 +187,8 @@ right_listener (const Link *link, int *listener)
     return FALSE;
   *listener = (int) peer.pid;
   if (link->root_pid)
-    return peer.pid > 0 && vp_foreign_root_same_mount_ns ((int) peer.pid, link->root_pid) &&
-           !vp_foreign_root_same_mount_ns ((int) peer.pid, getpid ());
+    return peer.pid > 0 && vp_foreign_root_same_mount_ns ("/proc", (int) peer.pid, link->root_pid) &&
+           vp_foreign_root_other_mount_ns ("/proc", (int) peer.pid, getpid ());
   return !link->peer_pid || peer.pid == link->peer_pid;
 }
 

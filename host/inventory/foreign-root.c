@@ -15,10 +15,9 @@
 #include <unistd.h>
 
 int
-vp_foreign_root_open (int pid, GError **error)
+vp_foreign_root_open (const char *proc_root, int pid, GError **error)
 {
-  char path[64];
-  g_snprintf (path, sizeof path, "/proc/%d/root", pid);
+  g_autofree char *path = g_strdup_printf ("%s/%d/root", proc_root, pid);
   int fd = open (path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     {
@@ -135,12 +134,26 @@ vp_foreign_root_connect (int root_fd, const char *path, int sock, GError **error
   return TRUE;
 }
 
-gboolean
-vp_foreign_root_same_mount_ns (int pid_a, int pid_b)
+/* -1: either namespace cannot be read; 0: different; 1: the same. */
+static int
+compare_mount_ns (const char *proc_root, int pid_a, int pid_b)
 {
-  char path_a[64], path_b[64];
+  g_autofree char *path_a = g_strdup_printf ("%s/%d/ns/mnt", proc_root, pid_a);
+  g_autofree char *path_b = g_strdup_printf ("%s/%d/ns/mnt", proc_root, pid_b);
   struct stat a, b;
-  g_snprintf (path_a, sizeof path_a, "/proc/%d/ns/mnt", pid_a);
-  g_snprintf (path_b, sizeof path_b, "/proc/%d/ns/mnt", pid_b);
-  return stat (path_a, &a) == 0 && stat (path_b, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  if (stat (path_a, &a) != 0 || stat (path_b, &b) != 0)
+    return -1;
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+gboolean
+vp_foreign_root_same_mount_ns (const char *proc_root, int pid_a, int pid_b)
+{
+  return compare_mount_ns (proc_root, pid_a, pid_b) == 1;
+}
+
+gboolean
+vp_foreign_root_other_mount_ns (const char *proc_root, int pid_a, int pid_b)
+{
+  return compare_mount_ns (proc_root, pid_a, pid_b) == 0;
 }

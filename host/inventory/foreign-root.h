@@ -10,8 +10,9 @@
 
 #include <glib.h>
 
-/* Opens /proc/PID/root as a directory to resolve in (O_PATH), or -1 with error set. */
-int vp_foreign_root_open (int pid, GError **error);
+/* Opens PROC_ROOT/PID/root (PROC_ROOT is "/proc" but for tests) as a directory to resolve in
+ * (O_PATH), or -1 with error set. */
+int vp_foreign_root_open (const char *proc_root, int pid, GError **error);
 
 /* Opens PATH (absolute or relative, as a process with that root sees it) inside ROOT_FD, resolving
  * it there: openat2 (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS). flags as for open(2); O_CLOEXEC is
@@ -28,5 +29,8 @@ char *vp_foreign_root_read_file (int root_fd, const char *path, gsize max_bytes,
  * allows work too. FALSE with error set; errno is the connect's (EAGAIN, ECONNREFUSED...). */
 gboolean vp_foreign_root_connect (int root_fd, const char *path, int sock, GError **error);
 
-/* Whether processes A and B are in the same mount namespace (their /proc/PID/ns/mnt are one). */
-gboolean vp_foreign_root_same_mount_ns (int pid_a, int pid_b);
+/* Whether processes A and B are in the same mount namespace (their PROC_ROOT/PID/ns/mnt are one). */
+gboolean vp_foreign_root_same_mount_ns (const char *proc_root, int pid_a, int pid_b);
+
+/* Whether they are known to be in different ones: both namespaces readable, and not one. */
+gboolean vp_foreign_root_other_mount_ns (const char *proc_root, int pid_a, int pid_b);

@@ -26,6 +26,8 @@
 #include "host/inventory/inventory.h"
 #include "host/inventory/qemu-cmdline.h"
 #include "host/inventory/qemu-managers.h"
+#include "host/inventory/qemu-kubevirt.h"
+#include "host/inventory/foreign-root.h"
 #include "host/inventory/qemu-process.h"
 #include "host/sense/taskstat.h"
 #include "shared/vp-error.h"
@@ -138,7 +140,7 @@ started_us (ProcessInventory *inv, guint64 start_ticks)
 
 static VpVmInfo *
 make_info (ProcessInventory *inv, int pid, guint64 start_ticks, const VpQemuCmdline *cmdline,
-           const VpQemuIdentity *identity, gboolean incoming)
+           const VpQemuIdentity *identity, const VpKubevirtVm *pod, gboolean incoming)
 {
   VpVmInfo *vm = vp_vm_info_new (identity->key, identity->uuid, incoming ? "paused" : "running", pid);
   g_autofree char *dir = g_strdup_printf ("%s/%d", inv->proc_root, pid);
@@ -148,10 +150,22 @@ make_info (ProcessInventory *inv, int pid, guint64 start_ticks, const VpQemuCmdl
       vm->uid = st.st_uid;
       vm->gid = st.st_gid;
     }
-  vm->channel_path = g_strdup (vp_qemu_cmdline_channel (cmdline));
-  vm->has_channel = vm->channel_path != NULL;
-  /* Whoever started the process chose that path: only this QEMU's own socket is its channel. */
-  vm->channel_peer_pid = pid;
+  if (pod)
+    {
+      /* libvirt in the pod opened the socket, at a path in the pod: resolved there, and only a
+       * listener of the pod is its channel. */
+      vm->channel_path = g_strdup (pod->channel_path);
+      vm->has_channel = pod->has_channel;
+      vm->channel_root_pid = pid;
+      vm->has_virtio_serial = pod->has_virtio_serial;
+    }
+  else
+    {
+      vm->channel_path = g_strdup (vp_qemu_cmdline_channel (cmdline));
+      vm->has_channel = vm->channel_path != NULL;
+      /* Whoever started the process chose that path: only this QEMU's own socket is its channel. */
+      vm->channel_peer_pid = pid;
+    }
   vm->labels = vp_qemu_identity_labels (identity, inv->etc_root);
   vm->manager = vp_manager_to_string (identity->manager);
   gint64 started = started_us (inv, start_ticks);
@@ -263,6 +277,33 @@ consider (ProcessInventory *inv, int pid)
       g_hash_table_replace (inv->others, GINT_TO_POINTER (pid), mark);
       return;
     }
+  g_auto (VpKubevirtVm) pod = { 0 };
+  gboolean in_pod = FALSE;
+  if (identity.manager == VP_MANAGER_LIBVIRT && vp_foreign_root_other_mount_ns (inv->proc_root, pid, 1))
+    {
+      /* libvirt's, but not in the host's mounts: a KubeVirt pod's, or a containerized libvirt's
+       * (Kolla's nova_libvirt) that the libvirt inventory reaches through the shared /run. */
+      g_autoptr (GError) error = NULL;
+      switch (vp_kubevirt_read (inv->proc_root, pid, identity.key, identity.uuid, &pod, &error))
+        {
+        case VP_KUBEVIRT_FOUND:
+          vp_qemu_identity_set_kubevirt (&identity, pod.namespace, pod.vmi_name, pod.vmi_uid);
+          in_pod = TRUE;
+          break;
+        case VP_KUBEVIRT_NOT:
+          break;
+        case VP_KUBEVIRT_NOT_YET:
+          {
+            /* Its libvirt writes the status file once QEMU runs: looked at again at the next scan. */
+            g_autofree char *said = g_strdup_printf ("QEMU process %d (%s) runs in another mount namespace; "
+                                                     "its libvirt's status file: %s", pid, identity.key,
+                                                     error ? error->message : "not found");
+            say_once (inv, pid, start_ticks, said);
+            g_free (mark);
+            return;
+          }
+        }
+    }
   if (identity.manager == VP_MANAGER_LIBVIRT && inv->skip_libvirt)
     {
       g_debug ("processes: QEMU process %d is libvirt's (%s); left to the libvirt inventory", pid, identity.key);
@@ -295,7 +336,7 @@ consider (ProcessInventory *inv, int pid)
       say_once (inv, pid, start_ticks, said);
       incoming = FALSE;
     }
-  t->info = make_info (inv, pid, start_ticks, cmdline, &identity, incoming);
+  t->info = make_info (inv, pid, start_ticks, cmdline, &identity, in_pod ? &pod : NULL, incoming);
   if (incoming)
     t->vcpu_seen = vp_qemu_process_vcpu_schedstat (inv->proc_root, pid, &t->vcpu_runs, &t->vcpu_ns);
   t->pidfd = vp_pidfd_open (pid);

@@ -8,6 +8,7 @@
  *   Ganeti      the instance (the pidfile's name)
  *   libvirt     the domain's name, as the libvirt inventory calls it (told by its domain
  *               directory in the command line: libvirt passes no -pidfile)
+ *   KubeVirt    the domain's name too, NAMESPACE_NAME (a libvirt one whose pod says so)
  *   plain QEMU  -name, else the UUID
  * The counters are kept by UUID: -uuid, else -smbios type=1,uuid= (Proxmox
  * passes only that), else one derived from the manager and the key. */
@@ -27,6 +28,7 @@ vp_qemu_identity_clear (VpQemuIdentity *identity)
   g_clear_pointer (&identity->vm_name, g_free);
   g_clear_pointer (&identity->project, g_free);
   g_clear_pointer (&identity->vmid, g_free);
+  g_clear_pointer (&identity->vmi_uid, g_free);
 }
 
 const char *
@@ -39,6 +41,7 @@ vp_manager_to_string (VpManager manager)
     case VP_MANAGER_LXD: return "lxd";
     case VP_MANAGER_GANETI: return "ganeti";
     case VP_MANAGER_LIBVIRT: return "libvirt";
+    case VP_MANAGER_KUBEVIRT: return "kubevirt";
     case VP_MANAGER_PLAIN: break;
     }
   return "qemu";
@@ -186,6 +189,19 @@ vp_qemu_identify (const VpQemuCmdline *cmdline, VpQemuIdentity *identity)
 }
 
 void
+vp_qemu_identity_set_kubevirt (VpQemuIdentity *identity, const char *namespace, const char *vmi_name,
+                               const char *vmi_uid)
+{
+  identity->manager = VP_MANAGER_KUBEVIRT;
+  g_free (identity->project);
+  identity->project = g_strdup (namespace);
+  g_free (identity->vm_name);
+  identity->vm_name = g_strdup (vmi_name);
+  g_free (identity->vmi_uid);
+  identity->vmi_uid = g_strdup (vmi_uid);
+}
+
+void
 vp_proxmox_conf_clear (VpProxmoxConf *conf)
 {
   g_clear_pointer (&conf->name, g_free);
@@ -306,6 +322,7 @@ vp_qemu_identity_labels (const VpQemuIdentity *identity, const char *etc_root)
   add_label (labels, "project", pool ? pool : identity->project);
   add_label (labels, "label_manager", vp_manager_to_string (identity->manager));
   add_label (labels, "label_tags", conf.tags);
+  add_label (labels, "label_uid", identity->vmi_uid);
   g_ptr_array_add (labels, NULL);
   return (char **) g_ptr_array_free (labels, FALSE);
 }

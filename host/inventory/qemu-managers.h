@@ -18,6 +18,7 @@ typedef enum {
   VP_MANAGER_LXD,         /* /var/log/lxd/[PROJECT_]NAME/qemu.pid (or the snap's) */
   VP_MANAGER_GANETI,      /* /var/run/ganeti/kvm-hypervisor/pid/INSTANCE */
   VP_MANAGER_LIBVIRT,     /* .../libvirt/qemu/domain-ID-NAME/ files: the libvirt inventory's */
+  VP_MANAGER_KUBEVIRT,    /* libvirt's, in a KubeVirt pod (qemu-kubevirt.h): vp_qemu_identity_set_kubevirt */
 } VpManager;
 
 typedef struct {
@@ -27,6 +28,7 @@ typedef struct {
   char *vm_name;    /* the manager's display name, when it is not the key */
   char *project;    /* Incus/LXD project; Proxmox pool */
   char *vmid;       /* Proxmox */
+  char *vmi_uid;    /* KubeVirt: the VMI's UID */
 } VpQemuIdentity;
 
 void vp_qemu_identity_clear (VpQemuIdentity *identity);
@@ -38,6 +40,11 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (VpQemuIdentity, vp_qemu_identity_clear)
 gboolean vp_qemu_identify (const VpQemuCmdline *cmdline, VpQemuIdentity *identity);
 
 const char *vp_manager_to_string (VpManager manager);
+
+/* Makes a libvirt identity a KubeVirt VM's: the key stays the domain's name (NAMESPACE_NAME); the
+ * namespace is its project and the VMI's name its vm_name, as for Incus. */
+void vp_qemu_identity_set_kubevirt (VpQemuIdentity *identity, const char *namespace, const char *vmi_name,
+                                    const char *vmi_uid);
 
 /* What a Proxmox VM's configuration (/etc/pve/qemu-server/VMID.conf) says:
  * only its main section, before any [snapshot] or [PENDING]. */
@@ -55,6 +62,6 @@ void vp_proxmox_conf_parse (const char *text, gsize length, VpProxmoxConf *conf)
 char *vp_proxmox_pool_of (const char *user_cfg, gsize length, const char *vmid);
 
 /* The owner labels (vp-metadata.h's pairs) of a VM: vm_name and project,
- * then label_manager and, for Proxmox, label_vmid and label_tags.
+ * then label_manager and, for Proxmox, label_tags; for KubeVirt, label_uid (the VMI's).
  * etc_root is "/" but for tests: where /etc/pve is read. */
 char **vp_qemu_identity_labels (const VpQemuIdentity *identity, const char *etc_root);

@@ -236,6 +236,16 @@ vp_wire_no_controller_advice (const VpVmInfo *vm)
                           name, what, name);
 }
 
+/* Its "project" label (Incus's project, KubeVirt's namespace), or "NAMESPACE". */
+static const char *
+vm_project (const VpVmInfo *vm)
+{
+  for (char **label = vm->labels; label && label[0] && label[1]; label += 2)
+    if (g_str_equal (label[0], "project"))
+      return label[1];
+  return "NAMESPACE";
+}
+
 /* A VM vpowerd does not wire through libvirt: its manager's configuration does. */
 static char *
 manual_advice (const VpVmInfo *vm)
@@ -253,6 +263,12 @@ manual_advice (const VpVmInfo *vm)
     return g_strdup_printf ("Ganeti builds QEMU's command line from the instance's parameters: `vpowerctl wiring "
                             "--ganeti --all` prints the kvm_extra that adds the channel (--apply sets it, on the "
                             "master); the instance then needs one restart");
+  if (g_strcmp0 (manager, "kubevirt") == 0)
+    return g_strdup_printf ("KubeVirt defines the domain in the VM's own pod: vpower's hook adds the channel. "
+                            "Apply deploy/kubevirt/configmap.yaml in namespace %s and give the VM the "
+                            "hooks.kubevirt.io/hookSidecars annotation of deploy/kubevirt/vmi-annotation.yaml "
+                            "(KubeVirt 1.2 or later, Sidecar feature gate); the VM then needs one restart",
+                            vm_project (vm));
   if (g_strcmp0 (manager, "qemu") == 0)
     return g_strdup_printf ("a QEMU run by hand: add the arguments `vpowerctl wiring %s --qemu` prints to its "
                             "command line", vm->name);
@@ -293,7 +309,10 @@ vp_wire_plan (const VpWireSettings *settings, const VpVmInfo *vm, VpWireMemory *
   if (!vm->from_libvirt)
     {
       plan->state = vm->has_channel ? VP_WIRE_WIRED : VP_WIRE_MANUAL;
-      plan->reason = vm->has_channel ? g_strdup ("its QEMU's command line has the channel") : manual_advice (vm);
+      plan->reason = !vm->has_channel                          ? manual_advice (vm)
+                   : g_strcmp0 (vm->manager, "kubevirt") == 0 ? g_strdup ("its domain in its pod has the channel "
+                                                                          "(vpower's KubeVirt hook)")
+                                                              : g_strdup ("its QEMU's command line has the channel");
       return;
     }
 
