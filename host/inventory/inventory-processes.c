@@ -196,6 +196,17 @@ find_by_uuid (ProcessInventory *inv, const char *uuid)
 
 static void forget_process (ProcessInventory *inv, Tracked *t);
 
+/* Whether a process runs in other mounts than the host's: PID 1's, or, where PID 1 is out of
+ * sight (vpowerd in a container of its own), vpowerd's. */
+static gboolean
+in_other_mounts (ProcessInventory *inv, int pid)
+{
+  if (vp_foreign_root_other_mount_ns (inv->proc_root, pid, 1))
+    return TRUE;
+  return !vp_foreign_root_same_mount_ns (inv->proc_root, pid, 1) &&
+         vp_foreign_root_other_mount_ns (inv->proc_root, pid, getpid ());
+}
+
 /* Looks at one process: a VM is tracked from now on; anything else is
  * remembered as not one, so its command line is not read again. */
 static void
@@ -279,7 +290,7 @@ consider (ProcessInventory *inv, int pid)
     }
   g_auto (VpKubevirtVm) pod = { 0 };
   gboolean in_pod = FALSE;
-  if (identity.manager == VP_MANAGER_LIBVIRT && vp_foreign_root_other_mount_ns (inv->proc_root, pid, 1))
+  if (identity.manager == VP_MANAGER_LIBVIRT && in_other_mounts (inv, pid))
     {
       /* libvirt's, but not in the host's mounts: a KubeVirt pod's, or a containerized libvirt's
        * (Kolla's nova_libvirt) that the libvirt inventory reaches through the shared /run. */
