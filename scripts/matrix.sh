@@ -67,7 +67,6 @@ host_packages=(build-essential autoconf automake libtool pkg-config
                prometheus prometheus-node-exporter virtiofsd)
 
 failed=0
-# report RELEASE PART LOG STATUS: the line for one part, from automake's test-suite summary.
 # explain_failures RELEASE PART: each failed check of the part's test-suite.log with the "#" lines
 # its test printed just before it (what it saw), so that CI's own output says why.
 explain_failures () {
@@ -78,6 +77,7 @@ explain_failures () {
        { n = 0 }' "$suite" | head -40 | sed 's/^/  /'
 }
 
+# report RELEASE PART LOG STATUS: the line for one part, from automake's test-suite summary.
 report () {
   local release=$1 part=$2 log=$3 status=$4 pass fail error skip
   pass=$(sed -n 's/^# PASS: *//p' "$log" | tail -1)
@@ -120,6 +120,7 @@ guest_part () {
     make -j"$(nproc)"
     CI="$1" make check' bash "${CI:-}" >>"$log" 2>&1
   local status=$?
+  rm -f "$logs/$release-guest-test-suite.log"   # a run that stopped before its tests has none
   [ $status -eq 0 ] || cp "$root/src/build/test-suite.log" "$logs/$release-guest-test-suite.log" 2>/dev/null
   report "$release" guest "$log" $status
   rm -rf "$root"
@@ -176,6 +177,7 @@ host_part () {
     CI="$1" VP_GUEST_CACHE=/guest-cache make check TESTS="$2"' \
     bash "${CI:-}" "${VP_MATRIX_HOST_TESTS:-tests/channel-guest.sh tests/migration-guest.sh tests/share-migration.sh}" >>"$log" 2>&1
   local status=$?
+  rm -f "$logs/$release-host-test-suite.log"   # a run that stopped before its tests has none
   [ $status -eq 0 ] || cp "$root/src/build/test-suite.log" "$logs/$release-host-test-suite.log" 2>/dev/null
   # Each test's own log, passed or not: what it measured on this stack (its "#" lines).
   rm -rf "$logs/$release-host-tests" && mkdir -p "$logs/$release-host-tests" &&

@@ -257,9 +257,14 @@ on_end (GMarkupParseContext *context, const char *element, gpointer user_data, G
 {
   ParseState *state = user_data;
   const int depth = state->depth - state->base;
+  /* Outside the domain (a status file's own elements) nothing is read. */
   if (!state->in_domain)
-    ;
-  else if (depth == 1)
+    {
+      state->capture = NULL;
+      state->depth--;
+      return;
+    }
+  if (depth == 1)
     {
       state->in_domain = FALSE;
       state->domain_seen = TRUE;

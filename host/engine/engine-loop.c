@@ -29,16 +29,13 @@ typedef struct {
 
 static gboolean on_tick (gpointer user_data);
 
-/* SIGTERM, SIGINT, SIGHUP. */
-static const sigset_t *
-stop_signals (void)
+void
+vp_engine_stop_signals (sigset_t *set)
 {
-  static sigset_t set;
-  sigemptyset (&set);
-  sigaddset (&set, SIGTERM);
-  sigaddset (&set, SIGINT);
-  sigaddset (&set, SIGHUP);
-  return &set;
+  sigemptyset (set);
+  sigaddset (set, SIGTERM);
+  sigaddset (set, SIGINT);
+  sigaddset (set, SIGHUP);
 }
 
 /* Attaches SOURCE, calling FUNC, to the engine's own main context; returns its id there. */
@@ -180,7 +177,9 @@ run_on (GMainContext *context, const VpConfig *config, VpShm *shm, VpReadyFunc r
     attach (context, g_unix_signal_source_new (SIGHUP), on_sighup, &self),
   };
   /* Handled from here: a stop that came while the engine started (vp_engine_run) is taken now. */
-  pthread_sigmask (SIG_UNBLOCK, stop_signals (), NULL);
+  sigset_t stop;
+  vp_engine_stop_signals (&stop);
+  pthread_sigmask (SIG_UNBLOCK, &stop, NULL);
 
   /* The first publication should list every defined VM, so that its
    * directory exists when vpowerd reports ready; libvirt usually answers in
@@ -218,7 +217,9 @@ vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer u
    * (loading the BPF program, connecting to libvirt) would otherwise die of SIGTERM's default
    * action without saving, or making, its state (a stop right after a start: tests/packages.sh
    * saw it). The threads it starts meanwhile keep them blocked, so they reach this one. */
-  pthread_sigmask (SIG_BLOCK, stop_signals (), NULL);
+  sigset_t stop;
+  vp_engine_stop_signals (&stop);
+  pthread_sigmask (SIG_BLOCK, &stop, NULL);
   /* The engine's timers, signal handlers and control socket live on a main
    * context of its own, made the thread's default before any of them is
    * made, not on GLib's global default one. libvirt's event loop (the

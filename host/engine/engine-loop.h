@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <signal.h>
 
 #include "host/conf.h"
 #include "host/snapshot/shm.h"
@@ -13,4 +14,9 @@ typedef void (*VpReadyFunc) (gboolean ok, gpointer user_data);
 /* Runs the engine until SIGTERM or SIGINT, then saves the counters. Each
  * tick's snapshot is also published to shm when it is not NULL (the engine
  * under a mount holder). Returns the process exit status. */
+/* Fills SET with the signals that stop or reload the engine (SIGTERM, SIGINT, SIGHUP). They stay
+ * blocked while the engine starts (the mount holder blocks them in the engine's child, which keeps
+ * the mask across exec) and are taken once its loop handles them. Async-signal-safe. */
+void vp_engine_stop_signals (sigset_t *set);
+
 int vp_engine_run (const VpConfig *config, VpShm *shm, VpReadyFunc ready, gpointer user_data);

@@ -24,6 +24,7 @@
 #include "config.h"
 
 #include "host/control/control.h"
+#include "host/engine/engine-loop.h"
 #include "shared/vp-fuse.h"
 #include "host/fuse/holder.h"
 #include "host/hook/hook-server.h"
@@ -299,10 +300,7 @@ engine_child_setup (gpointer user_data)
    * it handles them (engine-loop.c): a stop right after a start is then a clean stop, with the
    * counters saved, not a death by SIGTERM's default action while it loads. */
   sigset_t stop;
-  sigemptyset (&stop);
-  sigaddset (&stop, SIGTERM);
-  sigaddset (&stop, SIGINT);
-  sigaddset (&stop, SIGHUP);
+  vp_engine_stop_signals (&stop);
   sigprocmask (SIG_BLOCK, &stop, NULL);
   /* The engine must not outlive the holder: nothing could supervise it. */
   prctl (PR_SET_PDEATHSIG, SIGTERM);

@@ -236,16 +236,6 @@ vp_wire_no_controller_advice (const VpVmInfo *vm)
                           name, what, name);
 }
 
-/* Its "project" label (Incus's project, KubeVirt's namespace), or "NAMESPACE". */
-static const char *
-vm_project (const VpVmInfo *vm)
-{
-  for (char **label = vm->labels; label && label[0] && label[1]; label += 2)
-    if (g_str_equal (label[0], "project"))
-      return label[1];
-  return "NAMESPACE";
-}
-
 /* A VM vpowerd does not wire through libvirt: its manager's configuration does. */
 static char *
 manual_advice (const VpVmInfo *vm)
@@ -268,7 +258,7 @@ manual_advice (const VpVmInfo *vm)
                             "Apply deploy/kubevirt/configmap.yaml in namespace %s and give the VM the "
                             "hooks.kubevirt.io/hookSidecars annotation of deploy/kubevirt/vmi-annotation.yaml "
                             "(KubeVirt 1.2 or later, Sidecar feature gate); the VM then needs one restart",
-                            vm_project (vm));
+                            label_value (vm, "project") ? label_value (vm, "project") : "NAMESPACE");
   if (g_strcmp0 (manager, "qemu") == 0)
     return g_strdup_printf ("a QEMU run by hand: add the arguments `vpowerctl wiring %s --qemu` prints to its "
                             "command line", vm->name);
