@@ -182,7 +182,7 @@ vp_ok $? "vpowerd lists the pod's VM $vm once, with the VMI's labels: its name, 
 vp_ok $? "its wiring is 'wired': the hook's channel is in its domain ($(field "$vm" "v[0]['wiring']['reason']"))"
 vp_wait_for 90 eval '[ "$(console | grep -c "^VP-CHANNEL.* org.vpower.0")" -ge 1 ] && distinct_since 0 4'
 vp_ok $? "vpowerd connects the channel inside the pod, and the guest's agent serves the tree ($(values | wc -l) reads)"
-grep -q "channel of $vm: connected to .* in its pod" "$work/vpowerd.log"
+grep -q "channel of $vm: connected to .* in its QEMU's root" "$work/vpowerd.log"
 vp_ok $? "vpowerd's log says it connected in the pod"
 
 # --- The hostile pod: listed, never connected, the host's socket untouched.
@@ -205,7 +205,7 @@ vp_diag "migrate: $(tr '\n' ' ' <"$work/migrate.log")"
 vp_ok $status "virsh migrate --live from pod A's libvirt to pod B's succeeds"
 in_pod_b () { local p; p=$(pid_of "$vm"); [ "$(state_of "$vm")" = running ] && [ "$p" != "$pid_a" ] &&
               [ "$(readlink "/proc/$p/root")" = "$work/pod-b/root" ]; }
-connected_twice () { [ "$(grep -c "channel of $vm: connected to .* in its pod" "$work/vpowerd.log")" -ge 2 ]; }
+connected_twice () { [ "$(grep -c "channel of $vm: connected to .* in its QEMU's root" "$work/vpowerd.log")" -ge 2 ]; }
 vp_wait_for 60 in_pod_b && vp_wait_for 60 connected_twice && vp_wait_for 60 distinct_since "$seen" 4
 status=$?
 vp_diag "after the migration: state $(state_of "$vm"), QEMU $(pid_of "$vm") (was $pid_a), root $(readlink "/proc/$(pid_of "$vm")/root");" \

@@ -261,6 +261,57 @@ test_same_mount_ns (void)
   g_spawn_close_pid (child);
 }
 
+/* Roots: a process that only unshared its mounts (libvirt's QEMU on a host) keeps our root; one
+ * that changed its root (a container's) has another, whatever its mount namespace. */
+static void
+test_same_root (void)
+{
+  g_assert_true (vp_foreign_root_same_root ("/proc", getpid (), getpid ()));
+  g_assert_false (vp_foreign_root_same_root ("/proc", getpid (), G_MAXINT));
+  g_assert_false (vp_foreign_root_other_root ("/proc", getpid (), G_MAXINT));
+  if (geteuid () != 0)
+    {
+      g_test_skip ("unshare and chroot need root");
+      return;
+    }
+  const char *argv[] = { "unshare", "--mount", "sleep", "30", NULL };
+  GPid unshared = 0;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+                                NULL, &unshared, &error));
+  g_assert_no_error (error);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (vp_foreign_root_same_mount_ns ("/proc", getpid (), unshared) && g_get_monotonic_time () < deadline)
+    g_usleep (10000);
+  g_assert_true (vp_foreign_root_other_mount_ns ("/proc", getpid (), unshared));
+  g_assert_true (vp_foreign_root_same_root ("/proc", getpid (), unshared));
+  g_assert_false (vp_foreign_root_other_root ("/proc", getpid (), unshared));
+
+  g_autofree char *dir = g_dir_make_tmp ("vp-root-XXXXXX", &error);
+  g_assert_no_error (error);
+  pid_t contained = fork ();
+  g_assert_cmpint (contained, >=, 0);
+  if (contained == 0)
+    {
+      if (chroot (dir) == 0)
+        pause ();
+      _exit (1);
+    }
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!vp_foreign_root_other_root ("/proc", getpid (), contained) && g_get_monotonic_time () < deadline)
+    g_usleep (10000);
+  g_assert_true (vp_foreign_root_other_root ("/proc", getpid (), contained));
+  g_assert_false (vp_foreign_root_same_root ("/proc", getpid (), contained));
+  g_assert_true (vp_foreign_root_other_root ("/proc", unshared, contained));
+  g_assert_true (vp_foreign_root_same_root ("/proc", contained, contained));
+  kill (unshared, SIGKILL);
+  waitpid (unshared, NULL, 0);
+  kill (contained, SIGKILL);
+  waitpid (contained, NULL, 0);
+  g_spawn_close_pid (unshared);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -273,5 +324,6 @@ main (int argc, char **argv)
   g_test_add ("/foreign-root/read-file", Fixture, NULL, fixture_set_up, test_read_file, fixture_tear_down);
   g_test_add_func ("/foreign-root/own-process-root", test_own_process_root);
   g_test_add_func ("/foreign-root/same-mount-ns", test_same_mount_ns);
+  g_test_add_func ("/foreign-root/same-root", test_same_root);
   return g_test_run ();
 }

@@ -180,6 +180,39 @@ test_unreachable_uri (void)
   g_assert_false (vp_inventory_connected (inventory));
 }
 
+/* Where QEMU pidfiles are looked for: libvirt's run directory, beside the socket a URI names
+ * (Sunbeam's snap, a containerized libvirt's run directory bound elsewhere). */
+static void
+test_pid_dir (void)
+{
+  static const struct {
+    const char *uri;
+    const char *dir;   /* NULL: none */
+  } cases[] = {
+    { "qemu:///system", "/run/libvirt/qemu" },
+    { "qemu+unix:///system", "/run/libvirt/qemu" },
+    { "qemu+unix:///system?socket=/run/libvirt/libvirt-sock", "/run/libvirt/qemu" },
+    { "qemu+unix:///system?socket=/var/snap/openstack-hypervisor/common/run/libvirt/libvirt-sock",
+      "/var/snap/openstack-hypervisor/common/run/libvirt/qemu" },
+    { "qemu+unix:///system?socket=/run/kolla/libvirt/virtqemud-sock", "/run/kolla/libvirt/qemu" },
+    { "qemu+unix:///system?mode=direct&socket=/srv/run/libvirt/libvirt-sock", "/srv/run/libvirt/qemu" },
+    { "qemu+unix:///session?socket=/home/u/.cache/libvirt/libvirt-sock", "/home/u/.cache/libvirt/qemu/run" },
+    /* A socket moved by unix_sock_dir: its pidfiles are not beside it. */
+    { "qemu+unix:///system?socket=/srv/sockets/other-sock", NULL },
+    /* A pod's libvirt through /proc: its pidfiles hold its own PID namespace's numbers. */
+    { "qemu+unix:///system?socket=/proc/42/root/run/libvirt/libvirt-sock", NULL },
+    { "qemu+unix:///system?socket=relative/libvirt-sock", NULL },
+    { "qemu+ssh://other/system", NULL },
+    { "test:///default", NULL },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *dir = vp_libvirt_pid_dir_for_uri (cases[i].uri);
+      g_test_message ("%s", cases[i].uri);
+      g_assert_cmpstr (dir, ==, cases[i].dir);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -187,5 +220,6 @@ main (int argc, char **argv)
   g_test_add_func ("/inventory/libvirt/lifecycle", test_lifecycle_events);
   g_test_add_func ("/inventory/libvirt/metadata", test_metadata_events);
   g_test_add_func ("/inventory/libvirt/unreachable", test_unreachable_uri);
+  g_test_add_func ("/inventory/libvirt/pid-dir", test_pid_dir);
   return g_test_run ();
 }

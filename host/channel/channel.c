@@ -176,8 +176,10 @@ connect_path (Link *link, int *saved_errno)
 }
 
 /* Whether the process listening on the connected link is the one that should: the QEMU whose
- * command line named the socket, or, for a pod's QEMU, a process of that pod (its libvirt opens
- * the socket and hands it to QEMU). */
+ * command line named the socket, or, for a QEMU in a pod or a container, a process with that
+ * QEMU's root and not vpowerd's (its libvirt opens the socket and hands it to QEMU; a libvirt
+ * that gives QEMU a mount namespace of its own, as Kolla's does, is in another one than QEMU's
+ * but has its root). */
 static gboolean
 right_listener (const Link *link, int *listener)
 {
@@ -187,8 +189,8 @@ right_listener (const Link *link, int *listener)
     return FALSE;
   *listener = (int) peer.pid;
   if (link->root_pid)
-    return peer.pid > 0 && vp_foreign_root_same_mount_ns ("/proc", (int) peer.pid, link->root_pid) &&
-           vp_foreign_root_other_mount_ns ("/proc", (int) peer.pid, getpid ());
+    return peer.pid > 0 && vp_foreign_root_same_root ("/proc", (int) peer.pid, link->root_pid) &&
+           vp_foreign_root_other_root ("/proc", (int) peer.pid, getpid ());
   return !link->peer_pid || peer.pid == link->peer_pid;
 }
 
@@ -218,8 +220,8 @@ link_connect (VpChannels *channels, Link *link, gint64 now_us)
       if (!link->failure_logged)
         {
           if (link->root_pid)
-            g_warning ("channel of %s: %s in QEMU %d's root is not its pod's socket (process %d listens on "
-                       "it); not used", link->name, link->path, link->root_pid, listener);
+            g_warning ("channel of %s: %s in QEMU %d's root is not a socket of that root (process %d listens "
+                       "on it); not used", link->name, link->path, link->root_pid, listener);
           else
             g_warning ("channel of %s: %s is not QEMU %d's own socket (process %d listens on it); not used",
                        link->name, link->path, link->peer_pid, listener);
@@ -231,7 +233,7 @@ link_connect (VpChannels *channels, Link *link, gint64 now_us)
       return;
     }
   g_message ("channel of %s: connected to %s%s", link->name, link->path,
-             link->root_pid ? " in its pod" : "");
+             link->root_pid ? " in its QEMU's root" : "");
   link->failure_logged = FALSE;
   link->retry_ms = 0;
   channels->stats.connects++;

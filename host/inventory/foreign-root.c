@@ -157,3 +157,27 @@ vp_foreign_root_other_mount_ns (const char *proc_root, int pid_a, int pid_b)
 {
   return compare_mount_ns (proc_root, pid_a, pid_b) == 0;
 }
+
+/* -1: either root cannot be read; 0: different; 1: the same directory. */
+static int
+compare_root (const char *proc_root, int pid_a, int pid_b)
+{
+  g_autofree char *path_a = g_strdup_printf ("%s/%d/root", proc_root, pid_a);
+  g_autofree char *path_b = g_strdup_printf ("%s/%d/root", proc_root, pid_b);
+  struct stat a, b;
+  if (stat (path_a, &a) != 0 || stat (path_b, &b) != 0)
+    return -1;
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+gboolean
+vp_foreign_root_same_root (const char *proc_root, int pid_a, int pid_b)
+{
+  return compare_root (proc_root, pid_a, pid_b) == 1;
+}
+
+gboolean
+vp_foreign_root_other_root (const char *proc_root, int pid_a, int pid_b)
+{
+  return compare_root (proc_root, pid_a, pid_b) == 0;
+}

@@ -34,3 +34,11 @@ gboolean vp_foreign_root_same_mount_ns (const char *proc_root, int pid_a, int pi
 
 /* Whether they are known to be in different ones: both namespaces readable, and not one. */
 gboolean vp_foreign_root_other_mount_ns (const char *proc_root, int pid_a, int pid_b);
+
+/* Whether processes A and B have the same root directory (their PROC_ROOT/PID/root are one
+ * directory). A container's processes share its root whatever their mount namespaces: libvirt
+ * gives each QEMU a mount namespace of its own, made from libvirtd's, with the same root. */
+gboolean vp_foreign_root_same_root (const char *proc_root, int pid_a, int pid_b);
+
+/* Whether their roots are known to be different directories: both readable, and not one. */
+gboolean vp_foreign_root_other_root (const char *proc_root, int pid_a, int pid_b);

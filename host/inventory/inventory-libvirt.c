@@ -8,6 +8,7 @@
  * connection is down the last list stays published (marked incomplete). */
 #include "config.h"
 
+#include "host/inventory/foreign-root.h"
 #include "host/inventory/inventory.h"
 #include "host/inventory/libvirt-util.h"
 #include "shared/vp-domxml.h"
@@ -17,6 +18,7 @@
 #include "shared/vp-share-xml.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #define KEEPALIVE_INTERVAL_S 5
 #define KEEPALIVE_COUNT 3
@@ -264,6 +266,12 @@ refresh_domain (LibvirtInventory *inventory, virConnectPtr conn, const char *uui
   VpVmInfo *vm = vp_vm_info_new (name, uuid, state_name, pid);
   vm->life = life;
   read_domain_xml (domain, vm);
+  /* A containerized libvirt (Kolla's nova_libvirt, Sunbeam's snap) puts the channel's socket in
+   * its own /var/lib/libvirt: the path means something only in QEMU's root, and is looked up
+   * there (as a pod's: host/inventory/foreign-root.h). A libvirt on the host gives QEMU a mount
+   * namespace of its own, but with the host's root: its paths are ours. */
+  if (vm->channel_path && pid > 0 && vp_foreign_root_other_root ("/proc", pid, getpid ()))
+    vm->channel_root_pid = pid;
   if (vm->labels && vm->labels[0] && !labels_equal (old ? old->labels : NULL, vm->labels))
     {
       g_autofree char *labels = vp_metadata_labels_to_string ((const char *const *) vm->labels);
@@ -519,19 +527,6 @@ event_thread (gpointer data)
   return NULL;
 }
 
-static char *
-pid_dir_for_uri (const char *uri)
-{
-  /* libvirt's own run directory, not ours (vpowerd's --prefix does not move
-   * libvirt's pidfiles). Only local connections: for a remote URI the
-   * pidfiles are on another host. The test:// driver has none. */
-  if (g_str_has_prefix (uri, "qemu:///system") || g_str_has_prefix (uri, "qemu+unix:///system"))
-    return g_strdup ("/run/libvirt/qemu");
-  if (g_str_has_prefix (uri, "qemu:///session") || g_str_has_prefix (uri, "qemu+unix:///session"))
-    return g_build_filename (g_get_user_runtime_dir (), "libvirt", "qemu", "run", NULL);
-  return NULL;
-}
-
 gpointer
 vp_inventory_libvirt_open (const char *uri, gboolean optional, GError **error)
 {
@@ -551,7 +546,7 @@ vp_inventory_libvirt_open (const char *uri, gboolean optional, GError **error)
   LibvirtInventory *inventory = g_new0 (LibvirtInventory, 1);
   inventory->uri = g_strdup (uri);
   inventory->optional = optional;
-  inventory->pid_dir = pid_dir_for_uri (uri);
+  inventory->pid_dir = vp_libvirt_pid_dir_for_uri (uri);
   inventory->domains = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) vp_vm_info_free);
   inventory->published = g_ptr_array_new_with_free_func ((GDestroyNotify) vp_vm_info_free);
   inventory->lifecycle_callback = -1;

@@ -30,3 +30,11 @@ void vp_libvirt_set_error (GError **error, const char *what);
 
 /* Stops libvirt from printing errors to stderr by itself: we report them. */
 void vp_libvirt_silence (void);
+
+/* Where the libvirt at URI writes its QEMU pidfiles (<dir>/NAME.pid), or NULL where they cannot be
+ * read from here. libvirt keeps them in its run directory's qemu/, beside its socket:
+ * RUNDIR/libvirt/libvirt-sock (or virtqemud-sock) and RUNDIR/libvirt/qemu/. So a URI with
+ * ?socket= (a libvirt whose run directory is elsewhere: Sunbeam's snap, a test's) has them beside
+ * that socket, and the plain system URI in /run/libvirt/qemu. None for remote URIs (another
+ * host's), the test driver, and sockets reached through /proc (another PID namespace's numbers). */
+char *vp_libvirt_pid_dir_for_uri (const char *uri);

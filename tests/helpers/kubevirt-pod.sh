@@ -27,15 +27,9 @@ case $action in
     [ $# -ge 3 ] || die "usage: kubevirt-pod.sh start DIR HOST-UUID [HOST-DIR...]"
     uuid=$3
     shift 3
-    mkdir -p "$dir"/{varlib,cache,log} "$dir/root"/{usr,etc,dev,proc,sys,run,tmp,var/lib/libvirt,var/cache/libvirt,var/log/libvirt}
-    chmod 1777 "$dir/root/tmp"
-    for link in bin sbin lib lib32 lib64; do
-      [ -L "/$link" ] && ln -sfn "$(readlink "/$link")" "$dir/root/$link"
-    done
-    ln -sfn ../run "$dir/root/var/run"
-    rm -rf "$dir/etc" && cp -a /etc/libvirt "$dir/etc"
-    rm -rf "$dir/etc/hooks" "$dir/etc/qemu/autostart" "$dir/etc/qemu/networks/autostart"
-    rm -f "$dir"/etc/qemu/*.xml
+    helpers=$(cd "$(dirname "$0")" && pwd)
+    . "$helpers/container-root.sh"
+    container_root_prepare "$dir" || die "cannot prepare the pod's root"
     conf=$dir/etc/qemu.conf
     sed -i -E '/^[[:space:]]*(namespaces|cgroup_controllers)[[:space:]]*=/d' "$conf"
     printf 'namespaces = [ ]\ncgroup_controllers = [ ]\n' >>"$conf"
@@ -44,21 +38,16 @@ host_uuid = "$uuid"
 auth_unix_rw = "none"
 auth_unix_ro = "none"
 CONF
-    binds=""
-    for host_dir in "$@"; do
-      binds+="mkdir -p '$dir/root$host_dir' && mount --bind '$host_dir' '$dir/root$host_dir' && "
-    done
     # PID 1 of the pod is a shell in the pod's root that reaps what is left to it (QEMU, once
     # libvirtd daemonised it) and waits to be killed.
     root=$dir/root
+    host_dirs=
+    [ $# -eq 0 ] || host_dirs=$(printf " '%s'" "$@")
     setsid unshare --mount --pid --fork --propagation private bash -c "
-      mount --rbind /dev '$root/dev' && mount --rbind /sys '$root/sys' &&
-      mount --bind /usr '$root/usr' && mount -o remount,bind,ro '$root/usr' &&
-      mount --bind /etc '$root/etc' && mount -o remount,bind,ro '$root/etc' &&
+      . '$helpers/container-root.sh' && container_root_mount '$dir' &&
       mount -t tmpfs -o mode=755 pod-run '$root/run' && mount -t tmpfs -o mode=1777 pod-tmp '$root/tmp' &&
-      mount --bind '$dir/varlib' '$root/var/lib/libvirt' && mount --bind '$dir/cache' '$root/var/cache/libvirt' &&
-      mount --bind '$dir/log' '$root/var/log/libvirt' && mount --bind '$dir/etc' '$root/etc/libvirt' &&
-      $binds exec chroot '$root' bash -c '
+      container_root_volumes '$dir'$host_dirs &&
+      exec chroot '$root' bash -c '
         mount -t proc proc /proc && mkdir -p /run/libvirt && libvirtd -d -p /run/libvirtd.pid || exit 1
         while :; do sleep 1; done'" </dev/null >"$dir/pod.log" 2>&1 &
     unshare_pid=$!

@@ -6,8 +6,10 @@
 #   libvirtd-b.sh start DIR   B runs in its own mount namespace, with its own
 #                             /run/libvirt, /var/lib/libvirt, /var/cache/libvirt,
 #                             /var/log/libvirt and /etc/libvirt (a copy of A's)
-#                             under DIR, its own host_uuid and its socket at
-#                             DIR/sock/libvirt-sock. Prints B's URI.
+#                             under DIR, its own host_uuid and its socket in its
+#                             run directory: DIR/run/libvirt-sock, beside its QEMU
+#                             pidfiles in DIR/run/qemu, where vpowerd looks for them
+#                             given that socket. Prints B's URI.
 #                             With VP_B_HOOK=FILE, FILE is B's qemu hook.
 #   libvirtd-b.sh stop DIR    stops B (and any QEMU it still runs).
 #
@@ -18,11 +20,11 @@ set -euo pipefail
 die () { echo "libvirtd-b: $*" >&2; exit 1; }
 [ $# -eq 2 ] || die "usage: libvirtd-b.sh start|stop DIR"
 action=$1 dir=$2
-uri="qemu+unix:///system?socket=$dir/sock/libvirt-sock"
+uri="qemu+unix:///system?socket=$dir/run/libvirt-sock"
 
 case $action in
   start)
-    mkdir -p "$dir"/{run,varlib,cache,log,sock}
+    mkdir -p "$dir"/{run,varlib,cache,log}
     rm -rf "$dir/etc" && cp -a /etc/libvirt "$dir/etc"
     # B must not run A's hooks (they would talk to A's vpowerd), nor know A's domains.
     rm -rf "$dir/etc/hooks" "$dir/etc/qemu/autostart"
@@ -33,7 +35,6 @@ case $action in
     fi
     cat >"$dir/etc/libvirtd.conf" <<CONF
 host_uuid = "8d1c8a36-6f3e-4b0e-9b8e-000000000b0b"
-unix_sock_dir = "$dir/sock"
 auth_unix_rw = "none"
 auth_unix_ro = "none"
 CONF
