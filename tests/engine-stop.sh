@@ -14,7 +14,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 vp_setup_workdir
-vp_plan 4
+vp_plan 5
 
 tries=10
 args=(--connect test:///default --sensor model --interval 0.1 --allow-fast-updates --state-dir "$work/state")
@@ -62,4 +62,26 @@ done
 vp_diag "exit statuses: ${statuses[*]}"
 [ "$clean" -eq 5 ]
 vp_ok $? "SIGTERM right after the mount, while the engine starts: it stops cleanly and saves, in each of 5 runs (got $clean)"
+
+# A container that shares the host's PID namespace (a DaemonSet with hostPID, podman --pid host)
+# is stopped by signalling each of its processes: the engine has the runtime's SIGTERM, then the
+# holder's, which came while it was saving. Removing the engine's signal sources restored
+# SIGTERM's default action before it saved, and the second one killed it (podman stop, here).
+clean=0 statuses=()
+for try in $(seq 5); do
+  log=$work/pidhost-$try.log
+  mkdir -p "$work/mnt-pidhost-$try"
+  vp_start_vpowerd "$log" --connect test:///default --sensor model --state-dir "$work/pidhost-$try" \
+    --mount "$work/mnt-pidhost-$try" --runtime-dir "$work/run-pidhost-$try" || break
+  engine=$(vp_engine_pid)
+  kill -TERM "$engine"
+  vp_wait_for 10 grep -q "vpowerd-engine: stopping on signal" "$log"
+  vp_stop_vpowerd
+  status=$?
+  statuses+=("$status")
+  [ "$status" -eq 0 ] && grep -q "counters saved" "$log" && ! grep -q "killed by signal" "$log" && clean=$((clean + 1))
+done
+vp_diag "exit statuses: ${statuses[*]}"
+[ "$clean" -eq 5 ]
+vp_ok $? "SIGTERM to the engine and then to the holder, as a runtime stops a container in the host's PID namespace: it saves and stops cleanly, in each of 5 runs (got $clean)"
 vp_finish

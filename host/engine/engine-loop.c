@@ -197,8 +197,6 @@ run_on (GMainContext *context, const VpConfig *config, VpShm *shm, VpReadyFunc r
   g_main_loop_run (loop);
   remove_source (context, watchdog);
 
-  for (gsize i = 0; i < G_N_ELEMENTS (sources); i++)
-    remove_source (context, sources[i]);
   g_clear_pointer (&http, vp_httpd_stop);
   g_clear_pointer (&control, vp_control_stop);
   if (own_control_path)
@@ -207,6 +205,16 @@ run_on (GMainContext *context, const VpConfig *config, VpShm *shm, VpReadyFunc r
     g_message ("stopped; counters saved in %s", config->state_dir);
   else
     g_warning ("stopped, but the counters could not be saved: %s", error->message);
+  /* The stop signals' sources stay until the counters are saved: removing a signal's last source
+   * restores its default action, and a second stop signal would then kill the engine mid-save.
+   * One comes whenever a container shares the host's PID namespace (a DaemonSet with hostPID):
+   * its runtime signals every process of it, and the holder passes its own signal on. Stopping is
+   * under way: later ones are ignored. */
+  for (gsize i = 0; i < G_N_ELEMENTS (sources); i++)
+    remove_source (context, sources[i]);
+  signal (SIGTERM, SIG_IGN);
+  signal (SIGINT, SIG_IGN);
+  signal (SIGHUP, SIG_IGN);
   return EXIT_SUCCESS;
 }
 
