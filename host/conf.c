@@ -205,8 +205,7 @@ vp_config_free (VpConfig *config)
 static gboolean
 check_consistency (VpConfig *config, GError **error)
 {
-  /* Each tick tells every guest a little about its neighbours (README,
-   * "Side channels"): faster than once a second only when asked for. */
+  /* Each tick tells every guest a little about its neighbours (docs/side-channels.md): faster than once a second only when asked for. */
   if (config->interval_s < VP_INTERVAL_FLOOR_S && !config->allow_fast_updates)
     {
       g_set_error (error, VP_ERROR, VP_ERROR_CONFIG,

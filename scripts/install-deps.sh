@@ -21,7 +21,8 @@ test_packages=(prometheus prometheus-node-exporter busybox-static curl python3 x
 
 # Debian packages and the RPM spec (scripts/build-deb.sh, tests/packages.sh): debhelper and lintian,
 # mmdebstrap for clean roots of other releases, python3-apparmor to read libvirtd's profile, rpm.
-package_packages=(debhelper dpkg-dev fakeroot lintian mmdebstrap python3-apparmor rpm rpmlint)
+# podman and runc build and run the Kubernetes images from the packages (tests/images.sh).
+package_packages=(debhelper dpkg-dev fakeroot lintian mmdebstrap python3-apparmor rpm rpmlint podman runc)
 
 case "${1:-build}" in
   build) want=("${build_packages[@]}") ;;

@@ -13,7 +13,9 @@
 #   4. tests/halves.sh: the guest's half configures without libvirt, the host's builds alone;
 #      tests/packages.sh: the Debian packages built (here for 12, in a clean root for 13), passed by
 #      lintian, installed with apt in clean Debian 12 and 13 roots and checked there, and the hook
-#      against libvirtd's AppArmor profile; tests/rpm-spec.sh: vpower.spec built with rpmbuild;
+#      against libvirtd's AppArmor profile; tests/images.sh: deploy/kubernetes's manifests checked
+#      offline, its images built from the Debian 12 packages and run under podman;
+#      tests/rpm-spec.sh: vpower.spec built with rpmbuild;
 #   5. scripts/matrix.sh: the guest's half built (-Werror) and its make check run in clean Debian
 #      11 and 14 roots, with their own libraries; the channel, migration and share-migration guest
 #      tests against a Debian 13 root's libvirtd 11.3, QEMU 10.0 and virtiofsd 1.13;
@@ -107,7 +109,9 @@ VP_GUEST_CACHE=$src/build-guest-cache tap_run newcomer "$src/tests/newcomer.sh"
 # and the RPM spec built here from distcheck's tarball.
 step "Debian packages in clean Debian 12 and 13 roots"
 wait "$roots_pid" || sed 's/^/roots: /' "$log_dir/roots.log" | tail -5
-tap_run packages "$src/tests/packages.sh" bookworm trixie
+VP_DEBS_KEEP=$log_dir/debs tap_run packages "$src/tests/packages.sh" bookworm trixie
+step "the Kubernetes images from the Debian 12 packages, under podman"
+tap_run images "$src/tests/images.sh" "$log_dir/debs/bookworm"
 step "the RPM spec"
 tarball=$(ls "$src"/build-ci/vpower-*.tar.xz 2>/dev/null | head -n 1)
 tap_run rpm-spec "$src/tests/rpm-spec.sh" $tarball

@@ -14,6 +14,7 @@
 #   tests/packages.sh [RELEASE...]      (default: bookworm trixie)
 #   tests/packages.sh --roots-only [RELEASE...]
 #                                       only make (or find fresh in the cache) the roots it uses
+# With VP_DEBS_KEEP=DIR, the packages of each release stay in DIR/RELEASE.
 # Not part of `make check`: it builds the packages from a copy of the tree, minutes a release.
 # scripts/test.sh runs it once per CI run; the roots are cached in /var/cache/vpower-roots.
 set -uo pipefail
@@ -90,6 +91,10 @@ for release in $releases; do
   [ $status -eq 0 ] || tail -20 "$dir/build.log" | sed 's/^/# /'
   [ $status -eq 0 ] && [ "$(ls "$dir"/v1/*.deb | grep -vc dbgsym)" -eq 3 ]
   vp_ok $? "$release: build-deb.sh builds vpower-host, vpower-agent and vpower-monitoring; lintian: no error, no warning"
+  # $VP_DEBS_KEEP/RELEASE: the packages, kept for tests/images.sh (scripts/test.sh says where).
+  if [ -n "${VP_DEBS_KEEP:-}" ]; then
+    rm -rf "${VP_DEBS_KEEP:?}/$release" && mkdir -p "$VP_DEBS_KEEP/$release" && cp "$dir"/v1/*.deb "$VP_DEBS_KEEP/$release/"
+  fi
   grep -E '^[IN]: ' "$dir/v1/lintian.txt" 2>/dev/null | head -5 | sed "s/^/# $release lintian: /"
 
   agent_deb=$(ls "$dir"/v1/vpower-agent_*.deb 2>/dev/null)

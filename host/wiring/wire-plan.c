@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vpowerd: what wiring should do about one VM, and what to tell the operator (pure logic).
  *
- * The rules (README "Wiring a VM", vpowerd(8) WIRING):
+ * The rules (docs/libvirt.md "Wiring a VM", vpowerd(8) WIRING):
  * - Level-triggered: every running libvirt VM that lacks the channel and has a virtio-serial
  *   controller gets it, however it came to run (start, restore, migration, a libvirtd or vpowerd
  *   restart). libvirt cannot hot-plug the controller itself (real-components.md).
@@ -208,7 +208,7 @@ vp_wire_no_controller_advice (const VpVmInfo *vm)
   const char *name = vm->name;
   const char *manager = vm->manager;
   const char *what = "it runs without a virtio-serial controller, and libvirt cannot hot-plug one";
-  /* What each manager offers, from its source (README "Wiring a VM": nova@00a0304 driver.py
+  /* What each manager offers, from its source (docs/libvirt.md "Wiring a VM": nova@00a0304 driver.py
    * _set_qemu_guest_agent; one@f847cf2 LibVirtDriverKVM.cc; virt-manager@2450354 guest.py
    * _add_default_channels). */
   if (g_strcmp0 (manager, "nova") == 0)
