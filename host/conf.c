@@ -55,7 +55,6 @@ parse_dirs (gpointer data, const VpOption *option, const char *value, GError **e
         return FALSE;
       }
   g_strfreev (config->pidfile_dirs);
-  g_strfreev (config->wire_exclude);
   config->pidfile_dirs = g_steal_pointer (&dirs);
   return TRUE;
 }

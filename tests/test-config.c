@@ -126,6 +126,15 @@ test_wire_keys (void)
   g_autoptr (VpConfig) overridden = vp_config_load (&argc, &argv, &error);
   g_assert_no_error (error);
   g_assert_cmpint (overridden->wire, ==, VP_WIRE_MODE_OFF);
+
+  /* pidfile-dirs after wire-exclude leaves the patterns alone (its parser used to free them and
+   * leave the pointer: a use after free, and a double free when the configuration was freed). */
+  g_autofree char *both = write_config ("[vpowerd]\nwire-exclude=ci-*,manager=nova\npidfile-dirs=/run/a,/run/b\n");
+  g_autoptr (VpConfig) config_both = vp_config_load_file (both, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (config_both->wire_exclude), ==, 2);
+  g_assert_cmpstr (config_both->wire_exclude[1], ==, "manager=nova");
+  g_assert_cmpuint (g_strv_length (config_both->pidfile_dirs), ==, 2);
 }
 
 static void
