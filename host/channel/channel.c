@@ -284,8 +284,10 @@ link_send (VpChannels *channels, Link *link, gint64 now_us)
   channels->stats.dropped++;
   /* A part written is harmless: the next message begins with a newline,
    * and the guest refuses the cut one. */
+  /* A QEMU that exits closes its end: a send may see it before the drain does, and says so the
+   * same way. */
   if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-    link_failed (link, "lost", errno, now_us);
+    link_failed (link, errno == EPIPE || errno == ECONNRESET ? "the other end closed" : "lost", errno, now_us);
 }
 
 /* One poll() over every connected link; drains those with input or a hang-up. */
