@@ -16,6 +16,14 @@
 static const VpEnumWord sensor_words[] = {
   { "auto", VP_SENSOR_AUTO }, { "powercap", VP_SENSOR_POWERCAP }, { "model", VP_SENSOR_MODEL }, { NULL, 0 },
 };
+static const VpEnumWord platform_words[] = {
+  { "auto", VP_PLATFORM_AUTO }, { "none", VP_PLATFORM_NONE }, { "psys", VP_PLATFORM_PSYS },
+  { "hwmon", VP_PLATFORM_HWMON }, { "ipmi", VP_PLATFORM_IPMI }, { NULL, 0 },
+};
+static const VpEnumWord platform_split_words[] = {
+  { "vcpus", VP_PLATFORM_SPLIT_VCPUS }, { "cpu-time", VP_PLATFORM_SPLIT_CPU_TIME },
+  { "even", VP_PLATFORM_SPLIT_EVEN }, { NULL, 0 },
+};
 static const VpEnumWord policy_words[] = {
   { "busy", VP_POLICY_BUSY }, { "active", VP_POLICY_ACTIVE }, { "capacity", VP_POLICY_CAPACITY }, { NULL, 0 },
 };
@@ -119,9 +127,22 @@ static const VpOption vp_options[] = {
   OPT ("wire-exclude", 0, "PATTERN[,PATTERN...]", "VMs wiring leaves alone: a glob on the VM's name, or "
        "LABEL=GLOB on one of its labels (project=ci-*, manager=nova; default: none)", parse_wire_exclude, wire_exclude),
   OPT_ENUM ("sensor", "auto|powercap|model", "host energy source (default auto)", sensor_words, sensor),
+  OPT_ENUM ("platform", "auto|none|psys|hwmon|ipmi", "the whole machine's power, published to each VM as a psys "
+            "zone: RAPL's psys zone, the ACPI power meter, the BMC, or none (default auto: psys, else the power "
+            "meter, else the BMC in-band, else none)", platform_words, platform),
+  OPT ("ipmi-host", 0, "HOST[:PORT]", "platform=ipmi: the BMC over the LAN (default: in-band, /dev/ipmi0)",
+       vp_option_parse_string, ipmi_host),
+  OPT ("ipmi-credentials", 0, "FILE", "platform=ipmi over the LAN: a root-only key file, [ipmi] user= password=",
+       vp_option_parse_string, ipmi_credentials),
+  OPT ("ipmi-sensor", 0, "NAME", "platform=ipmi without DCMI: the BMC's sensor in watts to read (default: the only "
+       "one, or the one named as the system's total)", vp_option_parse_string, ipmi_sensor),
+  OPT_ENUM ("platform-split", "vcpus|cpu-time|even", "how the platform's energy beyond RAPL's is split between "
+            "VMs: by their share of the host's CPUs (vcpus, the default), by CPU time, or evenly between "
+            "running VMs", platform_split_words, platform_split),
   OPT ("powercap-root", 0, "DIR", "powercap tree to read (default /sys/class/powercap)", vp_option_parse_string, powercap_root),
   OPT ("proc-root", 0, "DIR", "procfs to read (default /proc)", vp_option_parse_string, proc_root),
-  OPT ("sysfs-root", 0, "DIR", "sysfs to read CPU topology from (default /sys)", vp_option_parse_string, sysfs_root),
+  OPT ("sysfs-root", 0, "DIR", "sysfs to read CPU topology and the ACPI power meter (hwmon) from (default /sys)",
+       vp_option_parse_string, sysfs_root),
   OPT_ENUM ("cpu-source", "auto|bpf|proc", "where VMs' CPU time comes from: a BPF sched_switch program or /proc "
             "(default auto: BPF where it loads, else /proc)", cpu_source_words, cpu_source),
   OPT_SECONDS ("interval", "tick length (default 1; below 1 only with allow-fast-updates)", interval_s),
@@ -160,6 +181,8 @@ config_new_defaults (void)
   config->wire = VP_WIRE_MODE_AUTO;
   config->process_rescan_s = 10.0;
   config->sensor = VP_SENSOR_AUTO;
+  config->platform = VP_PLATFORM_AUTO;
+  config->platform_split = VP_PLATFORM_SPLIT_VCPUS;
   config->powercap_root = g_strdup ("/sys/class/powercap");
   config->proc_root = g_strdup ("/proc");
   config->sysfs_root = g_strdup ("/sys");
@@ -190,6 +213,9 @@ vp_config_free (VpConfig *config)
   g_free (config->inventory);
   g_strfreev (config->pidfile_dirs);
   g_strfreev (config->wire_exclude);
+  g_free (config->ipmi_host);
+  g_free (config->ipmi_credentials);
+  g_free (config->ipmi_sensor);
   g_free (config->powercap_root);
   g_free (config->proc_root);
   g_free (config->sysfs_root);
@@ -295,6 +321,12 @@ vp_config_load (int *argc, char ***argv, GError **error)
       !check_consistency (config, error))
     return NULL;
   return g_steal_pointer (&config);
+}
+
+const char *
+vp_platform_split_to_string (VpPlatformSplit split)
+{
+  return vp_enum_word (platform_split_words, split);
 }
 
 const char *

@@ -15,6 +15,10 @@
 #define VP_CONTROL_SOCKET_NAME "control.sock"   /* vpowerctl; see host/control/control.c */
 
 typedef enum { VP_SENSOR_AUTO, VP_SENSOR_POWERCAP, VP_SENSOR_MODEL } VpSensorKind;
+/* Where the whole machine's power comes from (host/sense/with-platform.h). */
+typedef enum { VP_PLATFORM_AUTO, VP_PLATFORM_NONE, VP_PLATFORM_PSYS, VP_PLATFORM_HWMON, VP_PLATFORM_IPMI } VpPlatformKind;
+/* How the platform's energy beyond RAPL's is split between VMs (host/attribution/platform-split.h). */
+typedef enum { VP_PLATFORM_SPLIT_VCPUS, VP_PLATFORM_SPLIT_CPU_TIME, VP_PLATFORM_SPLIT_EVEN } VpPlatformSplit;
 typedef enum { VP_POLICY_BUSY, VP_POLICY_ACTIVE, VP_POLICY_CAPACITY } VpPolicy;
 typedef enum { VP_TOPOLOGY_MIRROR, VP_TOPOLOGY_AGGREGATE } VpTopologyMode;
 /* Where each VM's CPU time comes from (host/sense/cpusource.h). */
@@ -32,6 +36,11 @@ typedef struct {
   VpWireMode wire;          /* libvirt: hot-plug the channel into running VMs */
   char **wire_exclude;      /* VMs left alone: name globs, or KEY=GLOB on their labels */
   VpSensorKind sensor;
+  VpPlatformKind platform;
+  VpPlatformSplit platform_split;
+  char *ipmi_host;          /* platform=ipmi over the LAN; NULL: in-band */
+  char *ipmi_credentials;   /* a root-only key file with the BMC's user and password */
+  char *ipmi_sensor;        /* the SDR sensor in watts to read when the BMC has no DCMI */
   char *powercap_root;
   char *proc_root;
   char *sysfs_root;
@@ -75,3 +84,4 @@ const char *vp_policy_to_string (VpPolicy policy);
 const char *vp_topology_to_string (VpTopologyMode topology);
 const char *vp_cpu_source_kind_to_string (VpCpuSourceKind kind);
 const char *vp_wire_mode_to_string (VpWireMode mode);
+const char *vp_platform_split_to_string (VpPlatformSplit split);

@@ -5,10 +5,11 @@
 # `libvirt` (a minimal libvirtd + QEMU) or `test` (all of it, plus the real peers the suite uses).
 set -euo pipefail
 
-# clang, bpftool and libbpf-dev build the BPF CPU-time source (issue 24; configure --enable-bpf).
+# clang, bpftool and libbpf-dev build the BPF CPU-time source (issue 24; configure --enable-bpf);
+# libfreeipmi-dev the platform's meter on a BMC (issue 32; --with-freeipmi).
 build_packages=(build-essential autoconf automake libtool pkg-config
                 libvirt-dev libfuse3-dev fuse3 libglib2.0-dev libmicrohttpd-dev libjson-glib-dev
-                clang bpftool libbpf-dev)
+                clang bpftool libbpf-dev libfreeipmi-dev)
 # libvirt-daemon-system would pull in systemd and a default network: not needed
 # (real-components.md).
 libvirt_packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils)
@@ -17,6 +18,7 @@ libvirt_packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu
 test_packages=(prometheus prometheus-node-exporter busybox-static curl python3 xz-utils cpio openssl file
                s-tui golang-go golang-github-prometheus-procfs-dev
                libxml2-utils python3-yaml   # libvirt's schema check and the manifests (kubevirt-hook.sh)
+               openipmi                     # ipmi_sim, the BMC the platform meter reads (tests/ipmi.sh)
                clang libclang-rt-dev)   # libFuzzer, for scripts/fuzz.sh
 
 # Debian packages and the RPM spec (scripts/build-deb.sh, tests/packages.sh): debhelper and lintian,

@@ -61,7 +61,7 @@ guest_packages=(build-essential autoconf automake libtool pkg-config
 # tests/guest (busybox for the initramfs, node_exporter for the guest's overlay).
 host_packages=(build-essential autoconf automake libtool pkg-config
                libvirt-dev libglib2.0-dev libfuse3-dev fuse3 libmicrohttpd-dev libjson-glib-dev
-               clang bpftool libbpf-dev
+               clang bpftool libbpf-dev libfreeipmi-dev
                libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
                python3 curl openssl file procps busybox-static cpio xz-utils kmod
                prometheus prometheus-node-exporter virtiofsd)

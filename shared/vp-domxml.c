@@ -133,7 +133,7 @@ typedef struct {
   int depth;
   /* What the text at the current element is for, if anything. */
   GString **capture;
-  GString *name, *uuid, *label;
+  GString *name, *uuid, *label, *vcpu;
   gboolean in_dac_seclabel;
   gboolean dac_none;
   gboolean in_memory_backing;
@@ -196,6 +196,8 @@ on_start (GMarkupParseContext *context, const char *element, const char **attr_n
         state->capture = &state->name;
       else if (g_str_equal (element, "uuid"))
         state->capture = &state->uuid;
+      else if (g_str_equal (element, "vcpu"))
+        state->capture = &state->vcpu;
       else if (g_str_equal (element, "seclabel"))
         {
           const char *model = NULL, *type = NULL;
@@ -313,7 +315,7 @@ vp_domain_xml_parse (const char *text, gssize length, GError **error)
   g_autoptr (GError) local = NULL;
   gboolean ok = g_markup_parse_context_parse (context, text, length, &local) &&
                 g_markup_parse_context_end_parse (context, &local);
-  g_autoptr (GString) name = state.name, uuid = state.uuid, label = state.label;
+  g_autoptr (GString) name = state.name, uuid = state.uuid, label = state.label, vcpu = state.vcpu;
   g_autofree char *channel_source = state.channel_source, *channel_path = state.channel_path;
 
   if (!ok)
@@ -340,6 +342,11 @@ vp_domain_xml_parse (const char *text, gssize length, GError **error)
   xml->channel_path = g_steal_pointer (&channel_path);
   xml->has_virtio_serial = state.has_virtio_serial;
   xml->status_pid = state.status_pid;
+  /* <vcpu>N</vcpu>: the vCPUs the domain may have, its reservation; current= is how many are
+   * plugged now. At most 16384, libvirt's own limit. */
+  guint64 vcpus;
+  if (vcpu && vp_parse_u64 (g_strstrip (vcpu->str), &vcpus) && vcpus > 0 && vcpus <= 16384)
+    xml->vcpus = (guint) vcpus;
   if (label && !state.dac_none)
     {
       g_autoptr (GError) label_error = NULL;

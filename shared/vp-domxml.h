@@ -27,6 +27,7 @@ typedef struct {
   gboolean has_channel;
   char *channel_path;     /* <source path>, or NULL */
   gboolean has_virtio_serial; /* a <controller type='virtio-serial'>: a channel can be hot-plugged */
+  guint vcpus;            /* <vcpu>: the vCPUs it reserves; 0 when absent or not a number */
   int status_pid;         /* libvirt's status file (<domstatus pid='N'><domain>...): QEMU's PID as
                            * libvirt saw it (in its own PID namespace); 0 otherwise */
 } VpDomainXml;

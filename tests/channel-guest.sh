@@ -12,6 +12,8 @@
 # the flood. (Counts over ticks, not times: the tick's duration is only reported, as timing
 # asserted on a loaded 2-core machine flakes.)
 # Also: the refusals (a second attach; --live without a controller), and show/status/list.
+# The host measures its whole power (an ACPI power meter, as hwmon lays it out, at 180 W): the
+# channel carries each VM's psys zone, and node_exporter in the guest reports it (issue 32).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -50,15 +52,22 @@ console_has () { grep -q "$1" "$guest/$vm.console" 2>/dev/null; }
 values () { console | sed -n 's/^VP-VALUE \([0-9]*\).*/\1/p'; }
 n_values () { values | wc -l; }
 
-vp_plan 19
+vp_plan 20
 
 "$abs_top_srcdir/scripts/setup-libvirtd.sh" >>"$work/setup.log" 2>&1 || bail "setup-libvirtd.sh failed"
 guest=$work/guest
 vp_agent_guest "$guest" "$cache" "$work/setup.log" || bail "cannot build the guest"
 
+# The platform's meter, in a sysfs of the test's own (CPU topology: this machine's).
+meter=$work/sys/class/hwmon/hwmon0
+mkdir -p "$meter" "$work/sys/devices/system"
+ln -s /sys/devices/system/cpu "$work/sys/devices/system/cpu"
+echo power_meter >"$meter/name"
+echo 180000000 >"$meter/power1_average"
+
 # wire=off: this test attaches by hand (tests/autowire-guest.sh tests vpowerd doing it).
 vp_start_mounted "$work/vpowerd.log" --inventory libvirt --connect "$URI" --sensor model --interval 1 \
-  --state-dir "$work/state" --wire off || bail "vpowerd did not start"
+  --sysfs-root "$work/sys" --state-dir "$work/state" --wire off || bail "vpowerd did not start"
 
 # Every value published for the VM, per zone, as the engine's API shows it.
 vp_record_published "$vm" "$work/published" "$work/stop-recording"
@@ -98,6 +107,10 @@ node_uj=$(console | sed -n 's/^VP-NODE node_rapl_package_joules_total{index="0",
           python3 -c "import sys; print(round(float(sys.stdin.read()) * 1e6))")
 awk -v v="$node_uj" '$2 == "0" && $3 == v { found = 1 } END { exit !found }' "$work/published"
 vp_ok $? "node_exporter in the guest reports the VM's package counter as the host published it ($node_uj µJ)"
+psys_uj=$(console | sed -n 's/^VP-NODE node_rapl_psys_joules_total{index="1",path="\/sys\/class\/powercap\/intel-rapl:1"} \(.*\)/\1/p' |
+          tail -1 | python3 -c "import sys; print(round(float(sys.stdin.read()) * 1e6))" 2>/dev/null)
+awk -v v="$psys_uj" '$2 == "1" && $3 == v { found = 1 } END { exit !found }' "$work/published"
+vp_ok $? "the channel carries the VM's psys zone, and node_exporter in the guest reports it as the host published it ($psys_uj µJ)"
 
 epoch_of () { vp_get "$VP_URL/api/v1/vms" | python3 -c "import json,sys; print([v['epoch'] for v in json.load(sys.stdin)['vms'] if v['name'] == '$1'][0])"; }
 connected () { ctl show "$vm" | grep -q '^channel    connected'; }

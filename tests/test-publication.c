@@ -201,6 +201,23 @@ test_domain_xml (void)
           g_assert_cmpuint (xml->gid, ==, cases[c].gid);
         }
     }
+  /* <vcpu>: the vCPUs the domain reserves (current= is how many are plugged now). */
+  static const struct {
+    const char *vcpu;
+    guint vcpus;
+  } vcpus[] = {
+    { "<vcpu placement='static'>4</vcpu>", 4 }, { "<vcpu current='2'>8</vcpu>", 8 }, { "<vcpu> 3 </vcpu>", 3 },
+    { "", 0 }, { "<vcpu>0</vcpu>", 0 }, { "<vcpu>lots</vcpu>", 0 }, { "<vcpu>99999</vcpu>", 0 },
+  };
+  for (gsize v = 0; v < G_N_ELEMENTS (vcpus); v++)
+    {
+      g_autofree char *text = g_strdup_printf ("<domain><name>vm1</name><uuid>aaaaaaaa-0000-4000-8000-000000000001"
+                                               "</uuid>%s</domain>", vcpus[v].vcpu);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (VpDomainXml) xml = vp_domain_xml_parse (text, -1, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (xml->vcpus, ==, vcpus[v].vcpus);
+    }
   static const char *const broken[] = {
     "", "<domain>", "<network><name>n</name><uuid>aaaaaaaa-0000-4000-8000-000000000001</uuid></network>",
     "<domain><uuid>aaaaaaaa-0000-4000-8000-000000000001</uuid></domain>", "<domain><name>x</name></domain>",

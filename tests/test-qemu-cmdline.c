@@ -273,6 +273,36 @@ test_exe (void)
   g_assert_false (vp_qemu_exe_is_qemu ("/usr/bin/kvmtool"));
 }
 
+/* -smp as managers write it: the vCPUs a VM reserves (platform-split=vcpus). */
+static void
+test_smp (void)
+{
+  static const struct {
+    const char *smp;
+    guint vcpus;
+  } cases[] = {
+    { "4", 4 },
+    { "4,sockets=1,cores=4,maxcpus=4", 4 },          /* Proxmox */
+    { "cpus=2,sockets=1,cores=2,threads=1", 2 },     /* Incus */
+    { "sockets=2,cores=4,threads=2", 16 },           /* QEMU computes cpus from the topology */
+    { "maxcpus=8", 0 },                              /* nothing usable: QEMU's default, 1 */
+    { "0", 0 },
+    { "99999", 0 },
+    { "two", 0 },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const char *words[] = { "qemu-system-x86_64", "-smp", cases[i].smp, "-uuid",
+                              "0b5d6c1e-7a7a-4b4b-8c8c-0123456789ab", NULL };
+      g_autoptr (VpQemuCmdline) cmdline = parse_words (words);
+      g_test_message ("-smp %s", cases[i].smp);
+      g_assert_cmpuint (cmdline->vcpus, ==, cases[i].vcpus);
+    }
+  const char *none[] = { "qemu-system-x86_64", "-m", "512", NULL };
+  g_autoptr (VpQemuCmdline) without = parse_words (none);
+  g_assert_cmpuint (without->vcpus, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -286,5 +316,6 @@ main (int argc, char **argv)
   g_test_add_func ("/qemu-cmdline/ganeti-libvirt-plain", test_ganeti_libvirt_plain);
   g_test_add_func ("/qemu-cmdline/refused-names", test_refused_names);
   g_test_add_func ("/qemu-cmdline/exe", test_exe);
+  g_test_add_func ("/qemu-cmdline/smp", test_smp);
   return g_test_run ();
 }

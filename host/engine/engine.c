@@ -12,8 +12,10 @@
 #include "config.h"
 
 #include "host/engine/engine.h"
+#include "host/engine/view.h"
 #include "host/engine/vmcpu.h"
 #include "host/attribution/attrib.h"
+#include "host/attribution/platform-split.h"
 #include "host/sense/cpusource.h"
 #include "host/sense/cpustat.h"
 #include "host/inventory/inventory.h"
@@ -21,6 +23,8 @@
 #include "host/counters/ledger.h"
 #include "host/sense/sample.h"
 #include "host/sense/sensor.h"
+#include "host/sense/platform.h"
+#include "host/sense/with-platform.h"
 #include "host/counters/state.h"
 #include "host/channel/channel.h"
 #include "shared/vp-counter.h"
@@ -30,15 +34,6 @@
 #include <glib/gstdio.h>
 #include <time.h>
 
-/* A VM's zone in its own layout: one host zone (mirror) or the sum of
- * several (aggregate). */
-typedef struct {
-  char *name;
-  char *index;
-  guint64 max_energy_range_uj;
-  guint64 origin_salt;  /* vp_counter_hash (index): where each VM's origin for it comes from */
-  GArray *host_zones;   /* guint indices into the sensor's zones */
-} VpViewZone;
 
 struct _VpEngine {
   VpPolicy policy;
@@ -56,6 +51,9 @@ struct _VpEngine {
   VpCpuSource *cpu_source;
   VpVmCpu *vm_cpu;
   VpSensor *sensor;
+  VpPlatformChoice platform;  /* the sensor's platform zone, if any (with-platform.h) */
+  VpPlatformSplit platform_split;
+  guint64 platform_raised_uj; /* what the platform zone was raised by to RAPL's zones in it */
   VpInventory *inventory;
   VpChannels *channels;
   VpAutowire *autowire;       /* the channel into libvirt's running VMs (NULL for --once) */
@@ -86,99 +84,6 @@ struct _VpEngine {
   VpSnapshot *published;
 };
 
-static void
-view_zone_clear (gpointer data)
-{
-  VpViewZone *zone = data;
-  g_free (zone->name);
-  g_free (zone->index);
-  g_array_unref (zone->host_zones);
-}
-
-static VpViewZone *
-view_add (GArray *view, const char *name, const char *index)
-{
-  VpViewZone zone = {
-    .name = g_strdup (name),
-    .index = g_strdup (index),
-    .origin_salt = vp_counter_hash (index),
-    .host_zones = g_array_new (FALSE, FALSE, sizeof (guint)),
-  };
-  g_array_append_val (view, zone);
-  return &g_array_index (view, VpViewZone, view->len - 1);
-}
-
-static void
-view_take (VpViewZone *zone, guint host_zone, const VpZone *info)
-{
-  g_array_append_val (zone->host_zones, host_zone);
-  zone->max_energy_range_uj = MAX (zone->max_energy_range_uj, info->max_energy_range_uj);
-}
-
-/* mirror: each VM has the host's zones. aggregate: one package-0 summing
- * every package, with one subzone per subzone name (core, uncore, dram)
- * summing those; zones outside packages (psys) follow as their own. */
-static GArray *
-build_view (const VpSensor *sensor, VpTopologyMode mode)
-{
-  GArray *view = g_array_new (FALSE, TRUE, sizeof (VpViewZone));
-  g_array_set_clear_func (view, view_zone_clear);
-  guint n = vp_sensor_n_zones (sensor);
-
-  if (mode == VP_TOPOLOGY_MIRROR)
-    {
-      for (guint z = 0; z < n; z++)
-        view_take (view_add (view, vp_sensor_zone (sensor, z)->name, vp_sensor_zone (sensor, z)->key),
-                   z, vp_sensor_zone (sensor, z));
-      return view;
-    }
-
-  guint package_view = G_MAXUINT;
-  guint next_top = 0, next_sub = 0;
-  for (guint z = 0; z < n; z++)
-    {
-      const VpZone *zone = vp_sensor_zone (sensor, z);
-      if (zone->parent >= 0 || !g_str_has_prefix (zone->name, "package-"))
-        continue;
-      if (package_view == G_MAXUINT)
-        {
-          view_add (view, "package-0", "0");
-          package_view = view->len - 1;
-          next_top = 1;
-        }
-      view_take (&g_array_index (view, VpViewZone, package_view), z, zone);
-    }
-  for (guint z = 0; z < n; z++)
-    {
-      const VpZone *zone = vp_sensor_zone (sensor, z);
-      const VpZone *parent = zone->parent >= 0 ? vp_sensor_zone (sensor, zone->parent) : NULL;
-      if (!parent || parent->parent >= 0 || !g_str_has_prefix (parent->name, "package-"))
-        continue;
-      VpViewZone *target = NULL;
-      for (guint v = 0; v < view->len && !target; v++)
-        {
-          VpViewZone *candidate = &g_array_index (view, VpViewZone, v);
-          if (g_str_has_prefix (candidate->index, "0:") && g_str_equal (candidate->name, zone->name))
-            target = candidate;
-        }
-      if (!target)
-        {
-          g_autofree char *index = g_strdup_printf ("0:%x", next_sub++);
-          target = view_add (view, zone->name, index);
-        }
-      view_take (target, z, zone);
-    }
-  for (guint z = 0; z < n; z++)
-    {
-      const VpZone *zone = vp_sensor_zone (sensor, z);
-      if (zone->parent >= 0 || g_str_has_prefix (zone->name, "package-"))
-        continue;
-      g_autofree char *index = g_strdup_printf ("%x", next_top++);
-      view_take (view_add (view, zone->name, index), z, zone);
-    }
-  return view;
-}
-
 void
 vp_engine_free (VpEngine *engine)
 {
@@ -188,6 +93,7 @@ vp_engine_free (VpEngine *engine)
   vp_autowire_free (engine->autowire);
   vp_inventory_free (engine->inventory);
   vp_sensor_free (engine->sensor);
+  vp_platform_choice_clear (&engine->platform);
   vp_vm_cpu_free (engine->vm_cpu);
   vp_cpu_source_free (engine->cpu_source);
   vp_topology_free (engine->topology);
@@ -235,9 +141,12 @@ vp_engine_new (const VpConfig *config, gboolean persist, guint64 origin_key, GEr
   if (!engine->cpu_source)
     return NULL;
   engine->vm_cpu = vp_vm_cpu_new (engine->cpu_source, engine->topology);
-  engine->sensor = vp_sensor_open (config, engine->topology, error);
+  engine->platform.zone = -1;
+  VpSensor *rapl = vp_sensor_open (config, engine->topology, error);
+  engine->sensor = rapl ? vp_sensor_with_platform (rapl, config, &engine->platform, error) : NULL;
   if (!engine->sensor)
     return NULL;
+  engine->platform_split = config->platform_split;
 
   guint n_zones = vp_sensor_n_zones (engine->sensor);
   g_autofree const char **keys = g_new0 (const char *, n_zones + 1);
@@ -250,7 +159,7 @@ vp_engine_new (const VpConfig *config, gboolean persist, guint64 origin_key, GEr
     }
   engine->ledger = vp_ledger_new (n_zones, keys);
   engine->ledger->origin_key = origin_key ? origin_key : vp_counter_origin_key_new ();
-  engine->view = build_view (engine->sensor, config->topology);
+  engine->view = vp_view_build (engine->sensor, config->topology);
   engine->zone_ok = g_new0 (gboolean, n_zones);
   engine->package_busy_ns = g_new0 (guint64, engine->topology->n_packages);
   engine->package_total_ns = g_new0 (guint64, engine->topology->n_packages);
@@ -267,6 +176,14 @@ vp_engine_new (const VpConfig *config, gboolean persist, guint64 origin_key, GEr
       engine->state = vp_state_store_new (path);
       if (!vp_state_store_load (engine->state, engine->ledger, engine->boot_id, &engine->prev, error))
         return NULL;
+      /* A meter's counter starts again with vpowerd (RAPL's is the hardware's): what the platform
+       * drew while vpowerd was down is not known. Its first tick counts from now; the downtime's
+       * RAPL energy raises it. */
+      if (engine->prev && engine->platform.meter)
+        {
+          guint z = (guint) engine->platform.zone;
+          vp_sensor_read_zone (engine->sensor, z, NULL, &engine->prev->zone_raw[z], NULL);
+        }
     }
 
   engine->inventory = vp_inventory_open (config, error);
@@ -315,6 +232,59 @@ note_error (char **last, const char *what, const GError *error)
     }
 }
 
+/* Books one zone's split of one tick into the ledger. */
+static void
+book (VpEngine *engine, VpVmLedger **vm_ledgers, guint n_vms, guint z, const VpSplitItem *items, guint64 energy_uj)
+{
+  VpLedger *ledger = engine->ledger;
+  for (guint i = 0; i < n_vms; i++)
+    vp_counter_add (&vm_ledgers[i]->zones[z], items[i].share, items[i].carry);
+  vp_counter_add (&ledger->host[z], items[VP_ATTRIB_HOST (n_vms)].share, items[VP_ATTRIB_HOST (n_vms)].carry);
+  vp_counter_add (&ledger->unattributed[z], items[VP_ATTRIB_UNATTRIBUTED (n_vms)].share,
+                  items[VP_ATTRIB_UNATTRIBUTED (n_vms)].carry);
+  ledger->accounted_uj[z] += energy_uj;
+  ledger->last_delta_uj[z] = energy_uj;
+  g_debug ("tick: zone %s %" G_GUINT64_FORMAT " uJ, %u VMs, host %" G_GUINT64_FORMAT " uJ, unattributed %"
+           G_GUINT64_FORMAT " uJ", vp_sensor_zone (engine->sensor, z)->name, energy_uj, n_vms,
+           items[VP_ATTRIB_HOST (n_vms)].share, items[VP_ATTRIB_UNATTRIBUTED (n_vms)].share);
+}
+
+/* The platform's zone, after the zones it contains: each VM's share of those, plus its share of
+ * the rest of the machine by the platform-split policy (platform-split.h). */
+static void
+split_platform (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, const guint64 *vm_ns,
+                const VpSample *prev, const VpSample *cur, const guint64 *contained, guint64 contained_uj,
+                VpSplitItem *items)
+{
+  guint z = (guint) engine->platform.zone, n_vms = vms->len, n_packages = engine->topology->n_packages;
+  const VpZone *zone = vp_sensor_zone (engine->sensor, z);
+  VpPlatformTick tick = {
+    .platform_uj = vp_counter_delta (prev->zone_raw[z], cur->zone_raw[z], zone->max_energy_range_uj),
+    .contained_uj = contained_uj,
+    .host_cpus = engine->topology->n_cpus,
+  };
+  for (guint p = 0; p < n_packages; p++)
+    tick.host_busy_ns += engine->package_busy_ns[p];
+  for (guint i = 0; i < n_vms; i++)
+    {
+      const VpVmInfo *vm = vms->pdata[i];
+      guint64 cpu_ns = 0;
+      for (guint p = 0; p < n_packages; p++)
+        cpu_ns += vm_ns[(gsize) i * n_packages + p];
+      /* A VM whose vCPUs are not known counts as one. */
+      items[i].weight = engine->platform_split == VP_PLATFORM_SPLIT_VCPUS      ? MAX (vm->vcpus, 1)
+                        : engine->platform_split == VP_PLATFORM_SPLIT_CPU_TIME ? cpu_ns
+                                                                               : (guint64) vp_vm_info_is_running (vm);
+      items[i].carry = vm_ledgers[i]->zones[z].carry;
+    }
+  items[VP_ATTRIB_HOST (n_vms)].carry = engine->ledger->host[z].carry;
+  items[VP_ATTRIB_UNATTRIBUTED (n_vms)].carry = engine->ledger->unattributed[z].carry;
+  guint64 raised_uj;
+  guint64 counted = vp_platform_split (engine->platform_split, &tick, contained, items, n_vms, &raised_uj);
+  engine->platform_raised_uj += raised_uj;
+  book (engine, vm_ledgers, n_vms, z, items, counted);
+}
+
 static void
 attribute (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, VpSample *prev,
            VpSample *cur, gint64 interval_ns)
@@ -338,9 +308,14 @@ attribute (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, VpSa
     }
 
   g_autofree VpSplitItem *items = g_new0 (VpSplitItem, VP_ATTRIB_N_ITEMS (n_vms));
+  /* What each consumer got of the zones the platform's contains (packages, DRAM), for its split. */
+  g_autofree guint64 *contained = g_new0 (guint64, VP_ATTRIB_N_ITEMS (n_vms));
+  guint64 contained_uj = 0;
   for (guint z = 0; z < ledger->n_zones; z++)
     {
       const VpZone *zone = vp_sensor_zone (engine->sensor, z);
+      if (zone->platform)
+        continue;
       VpAttribZone input = {
         .energy_uj = vp_counter_delta (prev->zone_raw[z], cur->zone_raw[z], zone->max_energy_range_uj),
       };
@@ -365,19 +340,16 @@ attribute (VpEngine *engine, const GPtrArray *vms, VpVmLedger **vm_ledgers, VpSa
       items[VP_ATTRIB_UNATTRIBUTED (n_vms)].carry = ledger->unattributed[z].carry;
 
       vp_attrib_split (engine->policy, &input, items, n_vms);
-
-      for (guint i = 0; i < n_vms; i++)
-        vp_counter_add (&vm_ledgers[i]->zones[z], items[i].share, items[i].carry);
-      vp_counter_add (&ledger->host[z], items[VP_ATTRIB_HOST (n_vms)].share, items[VP_ATTRIB_HOST (n_vms)].carry);
-      vp_counter_add (&ledger->unattributed[z], items[VP_ATTRIB_UNATTRIBUTED (n_vms)].share,
-                      items[VP_ATTRIB_UNATTRIBUTED (n_vms)].carry);
-      ledger->accounted_uj[z] += input.energy_uj;
-      ledger->last_delta_uj[z] = input.energy_uj;
-      g_debug ("tick: zone %s %" G_GUINT64_FORMAT " uJ, host busy %.3f s, %u VMs, host %" G_GUINT64_FORMAT
-               " uJ, unattributed %" G_GUINT64_FORMAT " uJ", zone->name, input.energy_uj,
-               input.host_busy_ns / 1e9, n_vms, items[VP_ATTRIB_HOST (n_vms)].share,
-               items[VP_ATTRIB_UNATTRIBUTED (n_vms)].share);
+      book (engine, vm_ledgers, n_vms, z, items, input.energy_uj);
+      if (vp_zone_in_platform (zone))
+        {
+          for (guint i = 0; i < VP_ATTRIB_N_ITEMS (n_vms); i++)
+            contained[i] += items[i].share;
+          contained_uj += input.energy_uj;
+        }
     }
+  if (engine->platform.zone >= 0)
+    split_platform (engine, vms, vm_ledgers, vm_ns, prev, cur, contained, contained_uj, items);
 }
 
 /* Forgets the counters of VMs the inventory no longer has, but only when it
@@ -534,7 +506,7 @@ fill_vm_snapshot (VpEngine *engine, VpVmSnapshot *vm, const VpVmLedger *ledger_v
       guint64 shown = vp_counter_show_vm (total, ledger_vm->origin_seed, view->origin_salt,
                                           view->max_energy_range_uj);
       fill_zone (&vm->zones[v], view->name, view->index, view->max_energy_range_uj, total, shown, last,
-                 interval_s, estimated);
+                 interval_s, estimated && !view->platform);
     }
 }
 
@@ -565,6 +537,18 @@ publish (VpEngine *engine, const GPtrArray *listed, const GPtrArray *vms, VpVmLe
   snapshot->libvirt_connected = vp_inventory_connected (engine->inventory);
   snapshot->sensor_errors = engine->sensor_errors;
   snapshot->state_save_errors = engine->state_save_errors;
+  snapshot->platform_zone = engine->platform.zone;
+  if (engine->platform.zone >= 0)
+    {
+      snapshot->platform_source = engine->platform.source;
+      snapshot->platform_description = engine->platform.description;
+      snapshot->platform_split = vp_platform_split_to_string (engine->platform_split);
+      snapshot->platform_raised_uj = engine->platform_raised_uj;
+      if (engine->platform.meter)
+        snapshot->platform_stale = vp_platform_stale (engine->platform.meter, &snapshot->platform_watts);
+      else
+        snapshot->platform_watts = interval_s > 0 ? engine->ledger->last_delta_uj[engine->platform.zone] / 1e6 / interval_s : 0;
+    }
 
   for (guint z = 0; z < ledger->n_zones; z++)
     {
@@ -574,7 +558,7 @@ publish (VpEngine *engine, const GPtrArray *listed, const GPtrArray *vms, VpVmLe
       /* The host's energy_uj is the sensor's own reading, like sysfs. */
       guint64 raw = engine->prev ? vp_counter_publish (engine->prev->zone_raw[z], zone->max_energy_range_uj) : 0;
       fill_zone (out, zone->name, zone->key, zone->max_energy_range_uj, ledger->accounted_uj[z], raw,
-                 ledger->last_delta_uj[z], interval_s, estimated);
+                 ledger->last_delta_uj[z], interval_s, estimated && !zone->platform);
       out->host_processes_uj = ledger->host[z].total_uj;
       out->unattributed_uj = ledger->unattributed[z].total_uj;
       guint64 zone_busy = 0, zone_total = 0;
@@ -622,7 +606,7 @@ publish (VpEngine *engine, const GPtrArray *listed, const GPtrArray *vms, VpVmLe
       const VpViewZone *view = &g_array_index (engine->view, VpViewZone, v);
       VpZoneSnapshot layout = {
         .name = view->name, .index = view->index, .max_energy_range_uj = view->max_energy_range_uj,
-        .estimated = estimated,
+        .estimated = estimated && !view->platform,
       };
       g_array_append_val (snapshot->vm_layout, layout);
     }

@@ -123,6 +123,21 @@ vp_snapshot_metrics (const VpSnapshot *s, gsize *length)
   vp_promtext_family (text, "vpower_sensor_info", "gauge", "The energy sensor in use and the attribution settings");
   vp_promtext_sample (text, 1, "sensor", s->sensor, "policy", s->policy, "topology", s->topology,
                       "inventory", s->inventory, NULL);
+  /* The whole machine's power: its source, and that a VM's share of it beyond RAPL's is a policy. */
+  if (s->platform_zone >= 0)
+    {
+      vp_promtext_family (text, "vpower_platform_info", "gauge",
+                          "What measures the whole machine's power (zone psys), and the policy that splits "
+                          "what is beyond RAPL's zones between VMs");
+      vp_promtext_sample (text, 1, "source", s->platform_source, "description", s->platform_description, "split",
+                          s->platform_split, NULL);
+      vp_promtext_family (text, "vpower_platform_stale", "gauge",
+                          "1 while the platform's meter has not answered for longer than a reading is held");
+      vp_promtext_sample (text, s->platform_stale, NULL);
+      vp_promtext_family (text, "vpower_platform_raised_joules_total", "counter",
+                          "Energy the platform zone was raised by to RAPL's zones in it (its meter lagged or was stale)");
+      vp_promtext_sample (text, s->platform_raised_uj / 1e6, NULL);
+    }
   vp_promtext_family (text, "vpower_cpu_source_info", "gauge",
                       "Where VMs' CPU time comes from: bpf (a sched_switch program, per CPU) or proc (/proc, per thread)");
   vp_promtext_sample (text, 1, "source", s->cpu_source ? s->cpu_source : "none", NULL);

@@ -131,6 +131,7 @@ read_domain_xml (virDomainPtr domain, VpVmInfo *vm)
         }
       vm->has_channel = xml->has_channel;
       vm->has_virtio_serial = xml->has_virtio_serial;
+      vm->vcpus = xml->vcpus;
       vm->channel_path = running ? g_strdup (xml->channel_path) : NULL;
     }
   else if (!text || !xml)

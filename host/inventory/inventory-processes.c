@@ -168,6 +168,7 @@ make_info (ProcessInventory *inv, int pid, guint64 start_ticks, const VpQemuCmdl
     }
   vm->labels = vp_qemu_identity_labels (identity, inv->etc_root);
   vm->manager = vp_manager_to_string (identity->manager);
+  vm->vcpus = cmdline->vcpus ? cmdline->vcpus : 1;   /* QEMU's default without -smp */
   gint64 started = started_us (inv, start_ticks);
   if (incoming)
     {

@@ -6,6 +6,7 @@
  *   pid=12345
  *   owner=+64055:+64055     (optional: the QEMU user, as a libvirt DAC label)
  *   channel=/path/to/socket (optional: the VM's channel socket, org.vpower.0)
+ *   vcpus=4                 (optional: the vCPUs it reserves, for platform-split=vcpus; 1)
  *   metadata=web1.xml       (optional: who it belongs to, a libvirt <metadata>
  *                            element or domain XML; relative to this file)
  *
@@ -75,7 +76,7 @@ parse_file (const char *path, GError **error)
       g_auto (GStrv) keys = g_key_file_get_keys (keyfile, *name, NULL, NULL);
       for (char **key = keys; *key; key++)
         if (!g_str_equal (*key, "uuid") && !g_str_equal (*key, "pid") && !g_str_equal (*key, "owner") &&
-            !g_str_equal (*key, "channel") && !g_str_equal (*key, "metadata"))
+            !g_str_equal (*key, "channel") && !g_str_equal (*key, "metadata") && !g_str_equal (*key, "vcpus"))
           {
             g_set_error (error, VP_ERROR, VP_ERROR_CONFIG,
                          "static inventory %s: unknown key '%s' in [%s]", path, *key, *name);
@@ -93,6 +94,18 @@ parse_file (const char *path, GError **error)
               return NULL;
             }
           pid = (int) value;
+        }
+      guint64 vcpus = 1;
+      if (g_key_file_has_key (keyfile, *name, "vcpus", NULL))
+        {
+          g_autofree char *text = g_key_file_get_value (keyfile, *name, "vcpus", NULL);
+          if (!g_ascii_string_to_unsigned (g_strstrip (text), 10, 1, 16384, &vcpus, NULL))
+            {
+              g_set_error (error, VP_ERROR, VP_ERROR_CONFIG,
+                           "static inventory %s: invalid value for 'vcpus' in [%s]: \"%s\" (1 to 16384)", path,
+                           *name, text);
+              return NULL;
+            }
         }
       uid_t uid = 0;
       gid_t gid = 0;
@@ -119,6 +132,7 @@ parse_file (const char *path, GError **error)
         return NULL;
       VpVmInfo *vm = vp_vm_info_new (*name, uuid, pid ? "running" : "shutoff", pid);
       vm->labels = g_steal_pointer (&labels);
+      vm->vcpus = (guint) vcpus;
       vm->uid = uid;
       vm->gid = gid;
       vm->channel_path = g_key_file_get_string (keyfile, *name, "channel", NULL);

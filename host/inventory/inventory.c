@@ -26,6 +26,7 @@ VpVmInfo *
 vp_vm_info_copy (const VpVmInfo *vm)
 {
   VpVmInfo *copy = vp_vm_info_new (vm->name, vm->uuid, vm->state, vm->pid);
+  copy->vcpus = vm->vcpus;
   copy->uid = vm->uid;
   copy->gid = vm->gid;
   copy->has_channel = vm->has_channel;

@@ -14,6 +14,7 @@ typedef struct {
   char *uuid;       /* canonical lower-case 36-character form */
   char *state;      /* running, paused, shutoff, crashed, pmsuspended, other */
   int pid;          /* the QEMU process, 0 when not running or unknown */
+  guint vcpus;      /* the vCPUs it reserves (<vcpu>, -smp, vcpus=); 0 when unknown */
   uid_t uid;        /* who QEMU runs as (libvirt's DAC label); root when unknown */
   gid_t gid;
   gboolean has_channel; /* the domain has the vpower channel (vpowerctl attach --channel) */
@@ -23,8 +24,8 @@ typedef struct {
   int channel_peer_pid; /* not 0: the socket must be this process's own (SO_PEERCRED), as a path
                          * read from a command line anyone may write could name any socket */
   int channel_root_pid; /* not 0: channel_path is inside this process's root (a pod's QEMU), resolved
-                         * there (foreign-root.h), and whoever listens on it must share that
-                         * process's mount namespace (libvirt in the pod opens it for QEMU) */
+                         * there (foreign-root.h), and whoever listens on it must have that
+                         * process's root (libvirt in the pod or container opens it for QEMU) */
   VpLifecycle life;     /* migration and arrival, from libvirt's events (lifecycle.h) */
   char **labels;        /* who it belongs to: label pairs from its <metadata> (vp-metadata.h), or NULL */
   /* What wiring needs (host/wiring/wire-plan.h): */

@@ -10,6 +10,7 @@
 
 #include "host/inventory/qemu-cmdline.h"
 #include "shared/vp-error.h"
+#include "shared/vp-fileio.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -168,6 +169,27 @@ names_libvirt_domain_dir (const char *value)
   return strstr (value, "/libvirt/qemu/domain-") != NULL;
 }
 
+/* -smp [cpus=]N[,sockets=S][,dies=D][,clusters=C][,cores=C][,threads=T][,maxcpus=M]: the vCPUs it
+ * starts with; without N, QEMU's product of the topology. 0 when it says nothing usable. */
+static guint
+smp_cpus (const char *value)
+{
+  static const char *const topology[] = { "sockets", "dies", "clusters", "cores", "threads" };
+  g_auto (GStrv) opts = vp_qemu_opts_parse (value, "cpus");
+  const char *given = vp_qemu_opts_get (opts, "cpus");
+  guint64 cpus = 0, n;
+  if (given && vp_parse_u64 (given, &n))
+    cpus = n;
+  else
+    for (gsize i = 0; i < G_N_ELEMENTS (topology); i++)
+      {
+        const char *count = vp_qemu_opts_get (opts, topology[i]);
+        if (count && vp_parse_u64 (count, &n) && n > 0 && n <= 16384)
+          cpus = MAX (cpus, 1) * n;
+      }
+  return cpus > 0 && cpus <= 16384 ? (guint) cpus : 0;
+}
+
 static void
 take_option (VpQemuCmdline *cmdline, const char *option, const char *value)
 {
@@ -193,6 +215,8 @@ take_option (VpQemuCmdline *cmdline, const char *option, const char *value)
       if (uuid && !cmdline->uuid && g_strcmp0 (vp_qemu_opts_get (opts, "type"), "1") == 0)
         cmdline->uuid = g_steal_pointer (&uuid);
     }
+  else if (g_str_equal (option, "smp"))
+    cmdline->vcpus = smp_cpus (value);
   else if (g_str_equal (option, "pidfile"))
     {
       g_free (cmdline->pidfile);

@@ -19,6 +19,7 @@ typedef struct {
   gboolean debug_threads;/* -name ...,debug-threads=on: vCPU threads are named "CPU N/..." */
   char *uuid;            /* -uuid, else -smbios type=1,uuid=; canonical lower case; NULL if none valid */
   char *pidfile;         /* -pidfile */
+  guint vcpus;           /* -smp: the vCPUs it starts with; 0 when not given (QEMU's default is 1) */
   char *id;              /* -id (Proxmox's pve-qemu: the VMID) */
   char *incoming;        /* -incoming: it waits for a migration's state */
   gboolean daemonize;    /* -daemonize: the exec'd process is not the VM's (it forks twice) */

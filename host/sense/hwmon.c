@@ -83,7 +83,8 @@ vp_hwmon_find_power_meter (const char *sysfs_root, GError **error)
   g_autoptr (GDir) dir = g_dir_open (class_dir, 0, &local);
   if (!dir)
     {
-      g_set_error (error, VP_ERROR, VP_ERROR_NOT_FOUND, "no hwmon devices: %s", local->message);
+      g_set_error (error, VP_ERROR, VP_ERROR_NOT_FOUND, "no ACPI power meter: no hwmon devices under %s",
+                   class_dir);
       return NULL;
     }
   /* In name order, so that the choice does not depend on readdir's. */

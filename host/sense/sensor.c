@@ -13,6 +13,13 @@ vp_zone_clear (gpointer data)
   g_free (zone->name);
 }
 
+gboolean
+vp_zone_in_platform (const VpZone *zone)
+{
+  return !zone->platform && ((zone->parent < 0 && g_str_has_prefix (zone->name, "package-")) ||
+                             g_str_equal (zone->name, "dram"));
+}
+
 VpSensor *
 vp_sensor_new (const char *name, gboolean estimated)
 {
@@ -57,6 +64,13 @@ const VpZone *
 vp_sensor_zone (const VpSensor *sensor, guint index)
 {
   return &g_array_index (sensor->zones, VpZone, index);
+}
+
+gboolean
+vp_sensor_read_zone (VpSensor *sensor, guint index, const VpCpuSample *cpu, guint64 *reading, GError **error)
+{
+  g_return_val_if_fail (index < sensor->zones->len, FALSE);
+  return sensor->read_zone (sensor, index, cpu, reading, error);
 }
 
 guint

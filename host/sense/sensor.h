@@ -14,7 +14,12 @@ typedef struct {
   int package;                  /* dense package index, or -1 for the whole platform (psys) */
   int parent;                   /* index of the parent zone, -1 for a top-level zone */
   guint64 max_energy_range_uj;  /* the counter's modulus */
+  gboolean platform;            /* the whole machine's power (host/sense/with-platform.h), split as such */
 } VpZone;
+
+/* Whether ZONE is part of what a platform zone measures, RAPL's share of it: a package (top-level
+ * package-N) or DRAM. Core and uncore are inside their package. */
+gboolean vp_zone_in_platform (const VpZone *zone);
 
 typedef struct _VpSensor VpSensor;
 
@@ -43,3 +48,8 @@ const VpZone *vp_sensor_zone (const VpSensor *sensor, guint index);
  * CPU sample (the model derives its energy from it). */
 guint vp_sensor_read (VpSensor *sensor, const VpCpuSample *cpu, guint64 *readings,
                       gboolean *ok, GError **error);
+
+/* Reads one zone's raw counter (as vp_sensor_read does for every zone); cpu may be NULL for a
+ * zone that is not the model's. */
+gboolean vp_sensor_read_zone (VpSensor *sensor, guint index, const VpCpuSample *cpu, guint64 *reading,
+                              GError **error);

@@ -38,6 +38,39 @@ add_zone (JsonBuilder *b, const VpZoneSnapshot *zone, gboolean host)
   json_builder_end_object (b);
 }
 
+/* "platform": what measures the whole machine's power and how its zone is split; null when nothing
+ * does (no psys zone is published then). */
+static void
+add_platform (JsonBuilder *b, const VpSnapshot *s)
+{
+  json_builder_set_member_name (b, "platform");
+  if (s->platform_zone < 0)
+    {
+      json_builder_add_null_value (b);
+      return;
+    }
+  const VpZoneSnapshot *zone = &g_array_index (s->zones, VpZoneSnapshot, s->platform_zone);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "source");
+  json_builder_add_string_value (b, s->platform_source);
+  json_builder_set_member_name (b, "description");
+  json_builder_add_string_value (b, s->platform_description);
+  json_builder_set_member_name (b, "index");
+  json_builder_add_string_value (b, zone->index);
+  json_builder_set_member_name (b, "stale");
+  json_builder_add_boolean_value (b, s->platform_stale);
+  json_builder_set_member_name (b, "watts");
+  json_builder_add_double_value (b, s->platform_watts);
+  json_builder_set_member_name (b, "split");
+  json_builder_add_string_value (b, s->platform_split);
+  /* Measured for the machine; each VM's share beyond its RAPL zones is the split's, a policy. */
+  json_builder_set_member_name (b, "vm_share");
+  json_builder_add_string_value (b, "policy");
+  json_builder_set_member_name (b, "raised_to_rapl_uj");
+  json_builder_add_int_value (b, (gint64) s->platform_raised_uj);
+  json_builder_end_object (b);
+}
+
 void
 vp_snapshot_json_host_members (JsonBuilder *b, const VpSnapshot *s)
 {
@@ -101,6 +134,7 @@ vp_snapshot_json_host_members (JsonBuilder *b, const VpSnapshot *s)
   for (guint i = 0; i < s->zones->len; i++)
     add_zone (b, &g_array_index (s->zones, VpZoneSnapshot, i), TRUE);
   json_builder_end_array (b);
+  add_platform (b, s);
 }
 
 static void

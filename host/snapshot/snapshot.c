@@ -39,6 +39,7 @@ vp_snapshot_new (void)
   snapshot->vm_layout = vp_zone_snapshot_array_new ();
   snapshot->vms = g_ptr_array_new ();
   snapshot->keepalive = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
+  snapshot->platform_zone = -1;
   return snapshot;
 }
 

@@ -79,6 +79,14 @@ typedef struct {
   guint64 sensor_errors;
   guint64 state_save_errors;
   char *host_id;                /* as told to guests over the channel */
+  /* The whole machine's power (host/sense/with-platform.h), when a source measures it: */
+  int platform_zone;            /* its zone in zones, or -1: none */
+  const char *platform_source;  /* "psys", "hwmon": a static string */
+  const char *platform_description; /* what measures it: borrowed from the engine */
+  const char *platform_split;   /* the policy that splits what is beyond RAPL's zones: static */
+  gboolean platform_stale;      /* the meter has not answered for longer than its reading is held */
+  double platform_watts;        /* its last reading (a meter), or the last tick's power (psys) */
+  guint64 platform_raised_uj;   /* what it was raised by to RAPL's zones in it (it lagged, or was stale) */
   guint64 channel_sent;         /* channel messages, host/channel/channel.c */
   guint64 channel_dropped;
   guint64 channel_connects;
