@@ -6,10 +6,12 @@
 #include "config.h"
 
 #include "host/sense/hwmon.h"
+#include "host/sense/ipmi.h"
 #include "host/sense/platform.h"
 #include "shared/vp-error.h"
 
 #include <glib/gstdio.h>
+#include <string.h>
 
 static void
 write_file (const char *dir, const char *name, const char *text)
@@ -230,6 +232,72 @@ test_meter_stops (void)
   POLL (!vp_platform_stale (sensor, &watts) && counter (sensor) > stopped);
 }
 
+#ifdef VP_HAVE_FREEIPMI
+/* A full sensor record as a BMC's SDR repository holds it (IPMI 2.0, 43.1): sensor NUMBER of
+ * type TYPE (0x0b other units-based, 0x01 temperature), base unit UNIT (6 watts, 1 degrees C). */
+static GBytes *
+full_record (guint8 number, guint8 type, guint8 unit, const char *name)
+{
+  const guint8 head[] = { 0x20, 0x00, number, 0x07, 0x01, 0x67, 0x88, type, 0x01, 0xc0, 0x0f, 0xc0, 0x7f, 0x38, 0x38,
+                          0x00, unit, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x40, 0xf0, 0x00, 0xff,
+                          0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00 };
+  gsize name_length = strlen (name);
+  GByteArray *record = g_byte_array_new ();
+  const guint8 header[] = { 0x00, 0x00, 0x51, 0x01, (guint8) (sizeof head + 1 + name_length) };
+  const guint8 id_type = (guint8) (0xc0 | name_length);
+  g_byte_array_append (record, header, sizeof header);
+  g_byte_array_append (record, head, sizeof head);
+  g_byte_array_append (record, &id_type, 1);
+  g_byte_array_append (record, (const guint8 *) name, (guint) name_length);
+  return g_byte_array_free_to_bytes (record);
+}
+
+/* Which of a BMC's sensors is the system's power. */
+static void
+test_ipmi_pick (void)
+{
+  static const struct {
+    const char *sensors;   /* NAME:UNIT,... (W watts, C degrees) */
+    const char *wanted;
+    const char *chosen;    /* NULL: refused */
+  } cases[] = {
+    { "Pwr Consumption:W", NULL, "Pwr Consumption" },
+    { "CPU Temp:C,Sys Power:W", NULL, "Sys Power" },             /* the one in watts */
+    { "PS1 Input:W,PS2 Input:W", NULL, NULL },                   /* several, none the total */
+    { "PS1 Input:W,Pwr Consumption:W,PS2 Input:W", NULL, "Pwr Consumption" },
+    { "PS1 Input:W,PS2 Input:W", "PS2 Input", "PS2 Input" },     /* ipmi-sensor names it */
+    { "PS1 Input:W", "Total Power", NULL },                      /* named, not there */
+    { "CPU Temp:C", NULL, NULL },                                /* nothing in watts */
+  };
+  for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      g_autoptr (GPtrArray) records = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+      g_auto (GStrv) sensors = g_strsplit (cases[c].sensors, ",", -1);
+      for (guint i = 0; sensors[i]; i++)
+        {
+          g_auto (GStrv) parts = g_strsplit (sensors[i], ":", 2);
+          gboolean watts = g_str_equal (parts[1], "W");
+          g_ptr_array_add (records, full_record ((guint8) (0x60 + i), watts ? 0x0b : 0x01, watts ? 6 : 1, parts[0]));
+        }
+      guint chosen = 0;
+      g_autofree char *name = NULL;
+      g_autoptr (GError) error = NULL;
+      gboolean ok = vp_ipmi_pick_sensor (records, cases[c].wanted, &chosen, &name, &error);
+      g_test_message ("%s (%s)", cases[c].sensors, cases[c].wanted ? cases[c].wanted : "none named");
+      if (cases[c].chosen)
+        {
+          g_assert_no_error (error);
+          g_assert_cmpstr (name, ==, cases[c].chosen);
+        }
+      else
+        {
+          g_assert_false (ok);
+          g_assert_error (error, VP_ERROR, VP_ERROR_NOT_FOUND);
+        }
+    }
+}
+#endif
+
 int
 main (int argc, char **argv)
 {
@@ -238,5 +306,8 @@ main (int argc, char **argv)
   g_test_add_func ("/platform/hwmon/parse", test_parse);
   g_test_add_func ("/platform/hwmon/sensor", test_hwmon_sensor);
   g_test_add_func ("/platform/meter-stops", test_meter_stops);
+#ifdef VP_HAVE_FREEIPMI
+  g_test_add_func ("/platform/ipmi/pick", test_ipmi_pick);
+#endif
   return g_test_run ();
 }

@@ -154,91 +154,125 @@ name_says_total (const char *name)
   return FALSE;
 }
 
-/* Chooses the SDR sensor in watts; sets *what to describe the choice, or error with the
- * candidates. */
-static gboolean
-choose_sensor (Bmc *bmc, GError **error)
+gboolean
+vp_ipmi_pick_sensor (GPtrArray *records, const char *wanted, guint *chosen, char **name, GError **error)
+{
+  ipmi_sdr_ctx_t sdr = ipmi_sdr_ctx_create ();
+  if (!sdr)
+    {
+      g_set_error (error, VP_ERROR, VP_ERROR_IO, "IPMI: out of memory");
+      return FALSE;
+    }
+  g_autoptr (GString) names = g_string_new (NULL);
+  guint in_watts = 0, totals = 0, first = 0, total = 0;
+  gboolean named = FALSE;
+  g_autofree char *first_name = NULL, *total_name = NULL;
+  for (guint i = 0; i < records->len; i++)
+    {
+      gsize length;
+      const guint8 *record = g_bytes_get_data (records->pdata[i], &length);
+      uint16_t id;
+      uint8_t type, percentage, modifier, rate, base, modifier_unit;
+      char text[IPMI_SDR_MAX_ID_STRING_LENGTH + 1] = "";
+      if (length == 0 || length > IPMI_SDR_MAX_RECORD_LENGTH ||
+          ipmi_sdr_parse_record_id_and_type (sdr, record, length, &id, &type) < 0 ||
+          type != IPMI_SDR_FORMAT_FULL_SENSOR_RECORD ||
+          ipmi_sdr_parse_sensor_units (sdr, record, length, &percentage, &modifier, &rate, &base, &modifier_unit) < 0 ||
+          base != IPMI_SENSOR_UNIT_WATTS || percentage || rate != IPMI_SENSOR_RATE_UNIT_NONE ||
+          modifier != IPMI_SDR_MODIFIER_UNIT_NONE ||
+          ipmi_sdr_parse_id_string (sdr, record, length, text, sizeof text - 1) < 0 ||
+          !g_utf8_validate (text, -1, NULL))
+        continue;
+      g_strstrip (text);
+      g_string_append_printf (names, "%s'%s'", names->len ? ", " : "", text);
+      if (wanted && g_str_equal (text, wanted) && !named)
+        {
+          named = TRUE;
+          first = i;
+          first_name = g_strdup (text);
+        }
+      if (!wanted && in_watts++ == 0)
+        {
+          first = i;
+          first_name = g_strdup (text);
+        }
+      if (!wanted && name_says_total (text) && totals++ == 0)
+        {
+          total = i;
+          total_name = g_strdup (text);
+        }
+    }
+  ipmi_sdr_ctx_destroy (sdr);
+  if (wanted ? named : in_watts == 1)
+    {
+      *chosen = first;
+      *name = g_steal_pointer (&first_name);
+      return TRUE;
+    }
+  if (!wanted && totals == 1)
+    {
+      *chosen = total;
+      *name = g_steal_pointer (&total_name);
+      return TRUE;
+    }
+  g_set_error (error, VP_ERROR, VP_ERROR_NOT_FOUND, "IPMI: no DCMI power reading, and %s (sensors in watts: %s)",
+               wanted          ? "no sensor in watts has the name ipmi-sensor gives"
+               : in_watts == 0 ? "no sensor in watts"
+                               : "several sensors in watts, none of them the system's total: name one with ipmi-sensor",
+               names->len ? names->str : "none");
+  return FALSE;
+}
+
+/* The BMC's sensor records, read once through a cache file FreeIPMI needs, then removed. */
+static GPtrArray *
+read_records (Bmc *bmc, GError **error)
 {
   g_autofree char *cache = NULL;
   int fd = g_file_open_tmp ("vpower-sdr-XXXXXX", &cache, error);
   if (fd < 0)
-    return FALSE;
+    return NULL;
   close (fd);
   ipmi_sdr_ctx_t sdr = ipmi_sdr_ctx_create ();
-  gboolean ok = sdr && ipmi_sdr_cache_create (sdr, bmc->ctx, cache, IPMI_SDR_CACHE_CREATE_FLAGS_OVERWRITE, NULL,
-                                              NULL) == 0 &&
-                ipmi_sdr_cache_open (sdr, bmc->ctx, cache) == 0;
-  if (!ok)
+  if (!sdr || ipmi_sdr_cache_create (sdr, bmc->ctx, cache, IPMI_SDR_CACHE_CREATE_FLAGS_OVERWRITE, NULL, NULL) < 0 ||
+      ipmi_sdr_cache_open (sdr, bmc->ctx, cache) < 0)
     {
       g_set_error (error, VP_ERROR, VP_ERROR_IO, "IPMI: cannot read the BMC's sensor records: %s",
                    sdr ? ipmi_sdr_ctx_errormsg (sdr) : "out of memory");
       if (sdr)
         ipmi_sdr_ctx_destroy (sdr);
       g_unlink (cache);
-      return FALSE;
+      return NULL;
     }
-  g_autoptr (GString) names = g_string_new (NULL);
-  guint in_watts = 0, totals = 0;
-  guint8 first[IPMI_SDR_MAX_RECORD_LENGTH], total[IPMI_SDR_MAX_RECORD_LENGTH];
-  int first_length = 0, total_length = 0;
-  char first_name[IPMI_SDR_MAX_ID_STRING_LENGTH + 1] = "", total_name[IPMI_SDR_MAX_ID_STRING_LENGTH + 1] = "";
+  GPtrArray *records = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   if (ipmi_sdr_cache_first (sdr) == 0)
     do
       {
         guint8 record[IPMI_SDR_MAX_RECORD_LENGTH];
         int length = ipmi_sdr_cache_record_read (sdr, record, sizeof record);
-        uint16_t id;
-        uint8_t type, percentage, modifier, rate, base, modifier_unit;
-        char name[IPMI_SDR_MAX_ID_STRING_LENGTH + 1] = "";
-        if (length <= 0 || ipmi_sdr_parse_record_id_and_type (sdr, record, length, &id, &type) < 0 ||
-            type != IPMI_SDR_FORMAT_FULL_SENSOR_RECORD ||
-            ipmi_sdr_parse_sensor_units (sdr, record, length, &percentage, &modifier, &rate, &base, &modifier_unit) < 0 ||
-            base != IPMI_SENSOR_UNIT_WATTS || percentage || rate != IPMI_SENSOR_RATE_UNIT_NONE ||
-            modifier != IPMI_SDR_MODIFIER_UNIT_NONE ||
-            ipmi_sdr_parse_id_string (sdr, record, length, name, sizeof name - 1) < 0)
-          continue;
-        g_string_append_printf (names, "%s'%s'", names->len ? ", " : "", name);
-        gboolean named = bmc->sensor_name && g_str_equal (g_strstrip (name), bmc->sensor_name);
-        if (named || (!bmc->sensor_name && in_watts++ == 0))
-          {
-            memcpy (first, record, length);
-            first_length = length;
-            g_strlcpy (first_name, name, sizeof first_name);
-          }
-        if (named)
-          in_watts = 1;
-        if (!bmc->sensor_name && name_says_total (name) && totals++ == 0)
-          {
-            memcpy (total, record, length);
-            total_length = length;
-            g_strlcpy (total_name, name, sizeof total_name);
-          }
+        if (length > 0)
+          g_ptr_array_add (records, g_bytes_new (record, (gsize) length));
       }
     while (ipmi_sdr_cache_next (sdr) == 1);
   ipmi_sdr_cache_close (sdr);
   ipmi_sdr_ctx_destroy (sdr);
   g_unlink (cache);
+  return records;
+}
 
-  const guint8 *chosen = NULL;
-  int chosen_length = 0;
-  const char *chosen_name = NULL;
-  if (bmc->sensor_name ? first_length > 0 : in_watts == 1)
-    chosen = first, chosen_length = first_length, chosen_name = first_name;
-  else if (!bmc->sensor_name && totals == 1)
-    chosen = total, chosen_length = total_length, chosen_name = total_name;
-  if (!chosen)
-    {
-      g_set_error (error, VP_ERROR, VP_ERROR_NOT_FOUND, "IPMI: no DCMI power reading, and %s (sensors in watts: %s)",
-                   bmc->sensor_name ? "no sensor in watts has the name ipmi-sensor gives"
-                   : in_watts == 0  ? "no sensor in watts"
-                                    : "several sensors in watts, none of them the system's total: name one with ipmi-sensor",
-                   names->len ? names->str : "none");
-      return FALSE;
-    }
-  memcpy (bmc->record, chosen, chosen_length);
-  bmc->record_length = chosen_length;
+static gboolean
+choose_sensor (Bmc *bmc, GError **error)
+{
+  g_autoptr (GPtrArray) records = read_records (bmc, error);
+  guint chosen;
+  g_autofree char *name = NULL;
+  if (!records || !vp_ipmi_pick_sensor (records, bmc->sensor_name, &chosen, &name, error))
+    return FALSE;
+  gsize length;
+  const guint8 *record = g_bytes_get_data (records->pdata[chosen], &length);
+  memcpy (bmc->record, record, length);
+  bmc->record_length = (int) length;
   g_free (bmc->described);
-  bmc->described = g_strdup_printf ("SDR sensor '%s'", chosen_name);
+  bmc->described = g_strdup_printf ("SDR sensor '%s'", name);
   return TRUE;
 }
 

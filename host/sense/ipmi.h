@@ -14,3 +14,10 @@ typedef struct {
  * reached, has neither DCMI's power reading nor one SDR sensor of the system's power in watts, or
  * this vpowerd was built without FreeIPMI. */
 VpSensor *vp_platform_ipmi_open (const VpIpmiOptions *options, GError **error);
+
+/* Chooses, among a BMC's sensor records (GBytes, as the BMC gave them), the full sensor record of
+ * the system's power in watts: the one named WANTED (ipmi-sensor), else the only one in watts,
+ * else the only one whose name says it is the system's total ("Pwr Consumption", "Total Power",
+ * "Sys Power", "Power Meter"). Sets *chosen to its index and *name to its name; else error with
+ * the sensors in watts there are. Only where built with FreeIPMI. */
+gboolean vp_ipmi_pick_sensor (GPtrArray *records, const char *wanted, guint *chosen, char **name, GError **error);
