@@ -50,8 +50,9 @@ vp_diag "platform: $platform"
   [[ $(host_field 'd["platform"]["description"]') == *"ACPI power meter"*hwmon0* ]] &&
   [ "$(host_field 'd["platform"]["split"]')" = vcpus ] && [ "$(host_field 'd["platform"]["vm_share"]')" = policy ] &&
   [ "$(host_field 'd["platform"]["index"]')" = 1 ] &&
-  grep -q "platform: the ACPI power meter $meter, as zone intel-rapl:1" "$work/vpowerd.log"
-vp_ok $? "the API says what measures the platform (the ACPI power meter), its zone, and that a VM's share beyond RAPL is a policy (vcpus)"
+  grep -q "platform: the ACPI power meter $meter, as zone intel-rapl:1" "$work/vpowerd.log" &&
+  "$VPOWERCTL" --socket "$VP_RUN/control.sock" status | grep -q "^platform   hwmon: the ACPI power meter $meter, .* W; the rest of the machine split by vcpus (a policy)"
+vp_ok $? "the API and vpowerctl status say what measures the platform (the ACPI power meter), its zone, and that a VM's share beyond RAPL is a policy (vcpus)"
 
 vp_wait_for 20 eval '[ "$(host_field "d[\"platform\"][\"watts\"]")" = 250.0 ] && [ "$(host_field "d[\"platform\"][\"stale\"]")" = False ]'
 vp_ok $? "it reads the meter: 250 W, fresh"

@@ -167,6 +167,15 @@ vp_ctl_render_status (JsonObject *result)
                           : g_str_equal (cpu_source, "proc") ? " (/proc: per thread, by the CPU it last ran on)" : "");
   g_string_append_printf (out, "policy     %s, topology %s\n", string_or_unknown (result, "policy"),
                           string_or_unknown (result, "topology"));
+  JsonObject *platform = object_member (result, "platform");
+  if (platform)
+    g_string_append_printf (out, "platform   %s: %s, %.1f W%s; the rest of the machine split by %s (a policy)\n",
+                            string_or_unknown (platform, "source"), string_or_unknown (platform, "description"),
+                            number_member (platform, "watts"),
+                            flag_member (platform, "stale") ? " (STALE: the meter does not answer)" : "",
+                            string_or_unknown (platform, "split"));
+  else
+    g_string_append (out, "platform   none: no psys zone is published\n");
   const char *connect = string_member (result, "connect");
   if (connect)
     g_string_append_printf (out, "inventory  libvirt %s, %s\n", connect,
