@@ -47,7 +47,7 @@ build_root () {
   case $1 in bullseye|bookworm) systemd_pc=systemd ;; *) systemd_pc=systemd-dev ;; esac
   "$src/scripts/root.sh" tarball "$1" build-essential debhelper fakeroot lintian pkgconf \
     libvirt-dev libfuse3-dev libglib2.0-dev libjson-glib-dev libmicrohttpd-dev "$systemd_pc" \
-    bpftool clang libbpf-dev
+    bpftool clang libbpf-dev libfreeipmi-dev
 }
 if $root_only; then
   [ -n "$release" ] || { usage >&2; exit 2; }
@@ -77,6 +77,8 @@ build_script='
 set -e
 cd "$1"/vpower-*/
 dpkg-checkbuilddeps 2>/dev/null || { apt-get update -qq -o Acquire::Check-Valid-Until=false && apt-get build-dep -y -q .; } >/dev/null
+# debhelper builds with one job unless told: as many as there are CPUs.
+case " ${DEB_BUILD_OPTIONS:-} " in *" parallel="*) ;; *) export DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:+$DEB_BUILD_OPTIONS }parallel=$(nproc)" ;; esac
 dpkg-buildpackage -us -uc -b >"$1/build.log" 2>&1 || { tail -30 "$1/build.log"; exit 1; }
 cd ..
 # lintian warns on stderr that it runs as root; its findings go to stdout.

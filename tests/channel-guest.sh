@@ -107,7 +107,8 @@ node_uj=$(console | sed -n 's/^VP-NODE node_rapl_package_joules_total{index="0",
           python3 -c "import sys; print(round(float(sys.stdin.read()) * 1e6))")
 awk -v v="$node_uj" '$2 == "0" && $3 == v { found = 1 } END { exit !found }' "$work/published"
 vp_ok $? "node_exporter in the guest reports the VM's package counter as the host published it ($node_uj µJ)"
-psys_uj=$(console | sed -n 's/^VP-NODE node_rapl_psys_joules_total{index="1",path="\/sys\/class\/powercap\/intel-rapl:1"} \(.*\)/\1/p' |
+# (node_exporter's index counts zones of one name: the first psys is 0, whatever its directory.)
+psys_uj=$(console | sed -n 's/^VP-NODE node_rapl_psys_joules_total{index="0",path="\/sys\/class\/powercap\/intel-rapl:1"} \(.*\)/\1/p' |
           tail -1 | python3 -c "import sys; print(round(float(sys.stdin.read()) * 1e6))" 2>/dev/null)
 awk -v v="$psys_uj" '$2 == "1" && $3 == v { found = 1 } END { exit !found }' "$work/published"
 vp_ok $? "the channel carries the VM's psys zone, and node_exporter in the guest reports it as the host published it ($psys_uj µJ)"
