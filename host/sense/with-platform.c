@@ -122,7 +122,7 @@ vp_sensor_with_platform (VpSensor *rapl, const VpConfig *config, VpPlatformChoic
   *choice = (VpPlatformChoice) { .zone = -1 };
   if (config->platform == VP_PLATFORM_NONE)
     {
-      g_message ("platform: none (platform = none): no psys zone is split as the machine's");
+      g_info ("platform: none (platform = none): no psys zone is split as the machine's");
       return rapl;
     }
   int psys = vp_sensor_estimated (rapl) ? -1 : psys_zone (rapl);
@@ -173,8 +173,9 @@ vp_sensor_with_platform (VpSensor *rapl, const VpConfig *config, VpPlatformChoic
     }
   if (!meter)
     {
-      g_message ("platform: none: no psys zone, %s%s%s; no psys zone is published", hwmon_error->message,
-                 ipmi_error ? ", and " : "", ipmi_error ? ipmi_error->message : "");
+      /* Most hosts have none: said with --verbose, and by vpowerctl status and the API. */
+      g_info ("platform: none: no psys zone, %s%s%s; no psys zone is published", hwmon_error->message,
+              ipmi_error ? ", and " : "", ipmi_error ? ipmi_error->message : "");
       return rapl;
     }
   VpSensor *sensor = with_meter (rapl, meter, &choice->zone);
