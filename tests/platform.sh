@@ -12,7 +12,7 @@ set -uo pipefail
 
 vp_require_fuse
 vp_setup_workdir
-vp_plan 9
+vp_plan 10
 
 # The host: one package at 100 W (core 40 W, uncore 10 W), and the ACPI power meter at 250 W,
 # averaging over 0.5 s, in a sysfs of the test's own (CPU topology: this machine's).
@@ -125,5 +125,12 @@ status=$?
 vp_diag "$(cat "$work/missing.err")"
 [ $none -eq 0 ] && [ $status -ne 0 ] && grep -q "platform = hwmon: no ACPI power meter" "$work/missing.err" && [ "$(wc -l <"$work/missing.err")" = 1 ]
 vp_ok $? "platform=none publishes no psys; platform=hwmon without a meter stops vpowerd with one line (status $status)"
+
+# A static VM's vcpus= that is not 1 to 16384: one line naming the VM and the key.
+printf '[vm-a]\nuuid=aaaaaaaa-0000-4000-8000-00000000000a\npid=%s\nvcpus=0\n' "$vm_a" >"$work/bad.ini"
+err=$("$VPOWERD" --foreground --once --sensor model --platform none --inventory "static:$work/bad.ini" 2>&1 >/dev/null)
+status=$?
+[ $status -ne 0 ] && [ "$(wc -l <<<"$err")" = 1 ] && grep -q "invalid value for 'vcpus' in \[vm-a\]" <<<"$err"
+vp_ok $? "a static VM's bad vcpus= is one line naming it (status $status: $err)"
 
 vp_finish

@@ -229,6 +229,23 @@ test_own_process_root (void)
   g_assert_error (error, VP_ERROR, VP_ERROR_IO);
 }
 
+/* A child in a mount namespace of its own (unshare --mount sleep 30), once it is there. */
+static GPid
+spawn_unshared (void)
+{
+  const char *argv[] = { "unshare", "--mount", "sleep", "30", NULL };
+  GPid child = 0;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+                                NULL, &child, &error));
+  g_assert_no_error (error);
+  /* The child is in our namespace until unshare(2) runs: polled, with a deadline. */
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (vp_foreign_root_same_mount_ns ("/proc", getpid (), child) && g_get_monotonic_time () < deadline)
+    g_usleep (10000);
+  return child;
+}
+
 /* Mount namespaces: a process is in its own; one that unshared its mounts (a pod) is not in ours. */
 static void
 test_same_mount_ns (void)
@@ -240,16 +257,7 @@ test_same_mount_ns (void)
       g_test_skip ("unshare --mount needs root");
       return;
     }
-  const char *argv[] = { "unshare", "--mount", "sleep", "30", NULL };
-  GPid child = 0;
-  g_autoptr (GError) error = NULL;
-  g_assert_true (g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL,
-                                NULL, &child, &error));
-  g_assert_no_error (error);
-  /* The child is in our namespace until unshare(2) runs: polled, with a deadline. */
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (vp_foreign_root_same_mount_ns ("/proc", getpid (), child) && g_get_monotonic_time () < deadline)
-    g_usleep (10000);
+  GPid child = spawn_unshared ();
   g_assert_false (vp_foreign_root_same_mount_ns ("/proc", getpid (), child));
   g_assert_true (vp_foreign_root_other_mount_ns ("/proc", getpid (), child));
   g_assert_true (vp_foreign_root_same_mount_ns ("/proc", child, child));
@@ -274,19 +282,12 @@ test_same_root (void)
       g_test_skip ("unshare and chroot need root");
       return;
     }
-  const char *argv[] = { "unshare", "--mount", "sleep", "30", NULL };
-  GPid unshared = 0;
-  g_autoptr (GError) error = NULL;
-  g_assert_true (g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL,
-                                NULL, &unshared, &error));
-  g_assert_no_error (error);
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (vp_foreign_root_same_mount_ns ("/proc", getpid (), unshared) && g_get_monotonic_time () < deadline)
-    g_usleep (10000);
+  GPid unshared = spawn_unshared ();
   g_assert_true (vp_foreign_root_other_mount_ns ("/proc", getpid (), unshared));
   g_assert_true (vp_foreign_root_same_root ("/proc", getpid (), unshared));
   g_assert_false (vp_foreign_root_other_root ("/proc", getpid (), unshared));
 
+  g_autoptr (GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("vp-root-XXXXXX", &error);
   g_assert_no_error (error);
   pid_t contained = fork ();
@@ -297,7 +298,7 @@ test_same_root (void)
         pause ();
       _exit (1);
     }
-  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
   while (!vp_foreign_root_other_root ("/proc", getpid (), contained) && g_get_monotonic_time () < deadline)
     g_usleep (10000);
   g_assert_true (vp_foreign_root_other_root ("/proc", getpid (), contained));

@@ -134,12 +134,13 @@ vp_foreign_root_connect (int root_fd, const char *path, int sock, GError **error
   return TRUE;
 }
 
-/* -1: either namespace cannot be read; 0: different; 1: the same. */
+/* Whether ENTRY of processes A and B (PROC_ROOT/PID/ENTRY: "ns/mnt", "root") is one file: -1 when
+ * either cannot be read, 0 when not, 1 when it is. */
 static int
-compare_mount_ns (const char *proc_root, int pid_a, int pid_b)
+compare_entry (const char *proc_root, int pid_a, int pid_b, const char *entry)
 {
-  g_autofree char *path_a = g_strdup_printf ("%s/%d/ns/mnt", proc_root, pid_a);
-  g_autofree char *path_b = g_strdup_printf ("%s/%d/ns/mnt", proc_root, pid_b);
+  g_autofree char *path_a = g_strdup_printf ("%s/%d/%s", proc_root, pid_a, entry);
+  g_autofree char *path_b = g_strdup_printf ("%s/%d/%s", proc_root, pid_b, entry);
   struct stat a, b;
   if (stat (path_a, &a) != 0 || stat (path_b, &b) != 0)
     return -1;
@@ -149,35 +150,23 @@ compare_mount_ns (const char *proc_root, int pid_a, int pid_b)
 gboolean
 vp_foreign_root_same_mount_ns (const char *proc_root, int pid_a, int pid_b)
 {
-  return compare_mount_ns (proc_root, pid_a, pid_b) == 1;
+  return compare_entry (proc_root, pid_a, pid_b, "ns/mnt") == 1;
 }
 
 gboolean
 vp_foreign_root_other_mount_ns (const char *proc_root, int pid_a, int pid_b)
 {
-  return compare_mount_ns (proc_root, pid_a, pid_b) == 0;
-}
-
-/* -1: either root cannot be read; 0: different; 1: the same directory. */
-static int
-compare_root (const char *proc_root, int pid_a, int pid_b)
-{
-  g_autofree char *path_a = g_strdup_printf ("%s/%d/root", proc_root, pid_a);
-  g_autofree char *path_b = g_strdup_printf ("%s/%d/root", proc_root, pid_b);
-  struct stat a, b;
-  if (stat (path_a, &a) != 0 || stat (path_b, &b) != 0)
-    return -1;
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  return compare_entry (proc_root, pid_a, pid_b, "ns/mnt") == 0;
 }
 
 gboolean
 vp_foreign_root_same_root (const char *proc_root, int pid_a, int pid_b)
 {
-  return compare_root (proc_root, pid_a, pid_b) == 1;
+  return compare_entry (proc_root, pid_a, pid_b, "root") == 1;
 }
 
 gboolean
 vp_foreign_root_other_root (const char *proc_root, int pid_a, int pid_b)
 {
-  return compare_root (proc_root, pid_a, pid_b) == 0;
+  return compare_entry (proc_root, pid_a, pid_b, "root") == 0;
 }

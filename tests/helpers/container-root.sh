@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Sourced by the helpers that run a libvirtd as a container does (kubevirt-pod.sh, kolla-libvirt.sh):
+# Sourced by the helpers that run a libvirtd of their own (kubevirt-pod.sh, kolla-libvirt.sh and,
+# for libvirtd_wait and libvirtd_stop, libvirtd-b.sh). The first two run it as a container does:
 # its own root directory with the host's /usr and /etc read-only in it, as an image would give
 # them, and libvirt's directories as the container's own volumes. Host paths outside what is bound
 # in do not exist in it, as in a real container.
@@ -43,4 +44,28 @@ container_root_volumes () {
   for host_dir in "$@"; do
     mkdir -p "$root$host_dir" && mount --bind "$host_dir" "$root$host_dir" || return 1
   done
+}
+
+# libvirtd_wait URI: until the libvirtd at URI answers, for up to 30 s; 1 if it does not.
+libvirtd_wait () {
+  local deadline=$((SECONDS + 30))
+  until virsh -c "$1" uri >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+# libvirtd_stop URI PIDFILE: destroys the domains of the libvirtd at URI, then stops it (SIGTERM,
+# SIGKILL after 20 s). Nothing when PIDFILE is not there.
+libvirtd_stop () {
+  local uri=$1 pidfile=$2 domain pid deadline
+  [ -r "$pidfile" ] || return 0
+  for domain in $(virsh -c "$uri" list --name 2>/dev/null); do
+    virsh -c "$uri" destroy "$domain" >/dev/null 2>&1 || true
+  done
+  pid=$(cat "$pidfile")
+  kill -TERM "$pid" 2>/dev/null || true
+  deadline=$((SECONDS + 20))
+  while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
 }

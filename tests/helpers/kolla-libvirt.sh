@@ -21,14 +21,14 @@ die () { echo "kolla-libvirt: $*" >&2; exit 1; }
 [ $# -ge 3 ] || die "usage: kolla-libvirt.sh start DIR RUN-DIR HOOKS-DIR [HOST-DIR...] | stop DIR RUN-DIR"
 action=$1 dir=$2 run_dir=$3
 uri="qemu+unix:///system?socket=$run_dir/libvirt-sock"
+helpers=$(cd "$(dirname "$0")" && pwd)
+. "$helpers/container-root.sh"
 
 case $action in
   start)
     [ $# -ge 4 ] || die "usage: kolla-libvirt.sh start DIR RUN-DIR HOOKS-DIR [HOST-DIR...]"
     hooks=$4
     shift 4
-    helpers=$(cd "$(dirname "$0")" && pwd)
-    . "$helpers/container-root.sh"
     container_root_prepare "$dir" || die "cannot prepare the container's root"
     mkdir -p "$run_dir" "$dir/etc/hooks"
     cat >"$dir/etc/libvirtd.conf" <<CONF
@@ -45,22 +45,11 @@ CONF
       mount --bind '$hooks' '$root/etc/libvirt/hooks' && container_root_volumes '$dir'$host_dirs &&
       exec chroot '$root' bash -c 'mount -t proc proc /proc && exec libvirtd -d -p /run/libvirt/libvirtd.pid'" \
       </dev/null >"$dir/container.log" 2>&1 || die "libvirtd did not start: $(tail -1 "$dir/container.log")"
-    deadline=$((SECONDS + 30))
-    until virsh -c "$uri" uri >/dev/null 2>&1; do
-      [ "$SECONDS" -lt "$deadline" ] || die "its libvirtd did not answer within 30 s"
-      sleep 0.1
-    done
+    libvirtd_wait "$uri" || die "its libvirtd did not answer within 30 s"
     cat "$run_dir/libvirtd.pid"
     ;;
   stop)
-    if [ -r "$run_dir/libvirtd.pid" ]; then
-      for d in $(virsh -c "$uri" list --name 2>/dev/null); do virsh -c "$uri" destroy "$d" >/dev/null 2>&1 || true; done
-      pid=$(cat "$run_dir/libvirtd.pid")
-      kill -TERM "$pid" 2>/dev/null || true
-      deadline=$((SECONDS + 20))
-      while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
+    libvirtd_stop "$uri" "$run_dir/libvirtd.pid"
     ;;
   *) die "unknown action '$action'" ;;
 esac

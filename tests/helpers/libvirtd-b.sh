@@ -21,6 +21,7 @@ die () { echo "libvirtd-b: $*" >&2; exit 1; }
 [ $# -eq 2 ] || die "usage: libvirtd-b.sh start|stop DIR"
 action=$1 dir=$2
 uri="qemu+unix:///system?socket=$dir/run/libvirt-sock"
+. "$(dirname "$0")/container-root.sh"
 
 case $action in
   start)
@@ -44,22 +45,11 @@ CONF
       mount --bind '$dir/cache' /var/cache/libvirt && mount --bind '$dir/log' /var/log/libvirt &&
       mount --bind '$dir/etc' /etc/libvirt && exec libvirtd -d -p '$dir/libvirtd.pid'" ||
       die "libvirtd B did not start"
-    deadline=$((SECONDS + 30))
-    until virsh -c "$uri" uri >/dev/null 2>&1; do
-      [ "$SECONDS" -lt "$deadline" ] || die "libvirtd B did not answer within 30 s"
-      sleep 0.1
-    done
+    libvirtd_wait "$uri" || die "libvirtd B did not answer within 30 s"
     echo "$uri"
     ;;
   stop)
-    if [ -r "$dir/libvirtd.pid" ]; then
-      for d in $(virsh -c "$uri" list --name 2>/dev/null); do virsh -c "$uri" destroy "$d" >/dev/null 2>&1 || true; done
-      pid=$(cat "$dir/libvirtd.pid")
-      kill -TERM "$pid" 2>/dev/null || true
-      deadline=$((SECONDS + 20))
-      while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
+    libvirtd_stop "$uri" "$dir/libvirtd.pid"
     ;;
   *) die "unknown action '$action'" ;;
 esac
